@@ -1,0 +1,1 @@
+"""The `im2markup` console command: one thin module per sub-command."""

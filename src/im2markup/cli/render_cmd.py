@@ -1,0 +1,13 @@
+"""`im2markup render`."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    return sub.add_parser("render", help="(not yet available)")
+
+
+def run(args: argparse.Namespace) -> int:
+    raise SystemExit("im2markup render is not available yet")

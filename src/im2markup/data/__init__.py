@@ -1,0 +1,1 @@
+"""Data: LaTeX tokens and normalization, rendering, image preprocessing, datasets."""

@@ -1,0 +1,1 @@
+"""Evaluation as in the paper: BLEU, token and image edit distances, exact image match."""

@@ -1,0 +1,1 @@
+"""The networks: CNN encoder, row encoder, attention variants, decoders and baselines."""

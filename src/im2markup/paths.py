@@ -1,0 +1,53 @@
+"""Where the project finds its inputs and puts what it generates.
+
+Every location can be overridden with an environment variable so that scripts, tests
+and CI can point the code elsewhere without editing it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parents[1]
+
+
+def shared_data_dir() -> Path:
+    """The read-only shared data (`IM2MARKUP_SHARED_DATA`, else `../shared/data` beside the repo)."""
+    env = os.environ.get("IM2MARKUP_SHARED_DATA")
+    if env:
+        return Path(env)
+    for base in (REPO_ROOT, Path.cwd()):
+        candidate = base.parent / "shared" / "data"
+        if candidate.is_dir():
+            return candidate
+    return REPO_ROOT.parent / "shared" / "data"
+
+
+def cache_dir() -> Path:
+    """Root of generated data, renders and runs (`IM2MARKUP_CACHE`, else `~/.cache/im2markup`).
+
+    It lives outside the work tree so that built datasets and training runs survive a fresh
+    checkout.
+    """
+    env = os.environ.get("IM2MARKUP_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "im2markup"
+
+
+def data_dir() -> Path:
+    """Built datasets (`IM2MARKUP_DATA`, else `<cache>/data`)."""
+    env = os.environ.get("IM2MARKUP_DATA")
+    return Path(env) if env else cache_dir() / "data"
+
+
+def runs_dir() -> Path:
+    """Training runs (`IM2MARKUP_RUNS`, else `<cache>/runs`)."""
+    env = os.environ.get("IM2MARKUP_RUNS")
+    return Path(env) if env else cache_dir() / "runs"
+
+
+def models_dir() -> Path:
+    """Committed model weights shipped with the package (`IM2MARKUP_MODELS`, else `<repo>/models`)."""
+    env = os.environ.get("IM2MARKUP_MODELS")
+    return Path(env) if env else REPO_ROOT / "models"

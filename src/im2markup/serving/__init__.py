@@ -1,0 +1,1 @@
+"""What users touch: the Python API, the HTTP API and its web page."""
