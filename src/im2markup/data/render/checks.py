@@ -1,0 +1,66 @@
+"""Checks made in Python before a formula reaches TeX.
+
+They refuse what would derail a whole batch (an unbalanced brace swallows the formulas after
+it, an `\\end{preview}` closes our page early) or what TeX must never see (file and definition
+primitives, via `im2markup.data.safety`), each with a reason a person can act on.
+"""
+
+from __future__ import annotations
+
+import re
+
+from im2markup.data.safety import check_formula
+
+MAX_CHARS = 4096
+# Environments of the batch document itself.
+RESERVED_ENVIRONMENTS = frozenset({"document", "preview"})
+
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_BRACE_LEXEME = re.compile(r"\\.|%[^\n]*|[{}]", re.DOTALL)
+_ENVIRONMENT = re.compile(r"\\(begin|end)\s*\{\s*([^{}]*?)\s*\}")
+_COMMENT = re.compile(r"(?<!\\)((?:\\\\)*)%[^\n]*")
+
+
+def precheck(formula: str, max_chars: int = MAX_CHARS) -> str | None:
+    """Why `formula` must not be typeset, or None if it may be."""
+    if not formula.strip():
+        return "empty formula"
+    if len(formula) > max_chars:
+        return f"formula has {len(formula)} characters, more than the limit of {max_chars}"
+    control = _CONTROL_CHARACTER.search(formula)
+    if control is not None:
+        return f"formula contains the control character U+{ord(control.group()):04X}"
+    return _brace_problem(formula) or _environment_problem(formula) or check_formula(formula)
+
+
+def _brace_problem(formula: str) -> str | None:
+    depth = 0
+    for lexeme in _BRACE_LEXEME.findall(formula):
+        if lexeme == "{":
+            depth += 1
+        elif lexeme == "}":
+            depth -= 1
+            if depth < 0:
+                return "unbalanced braces: a '}' closes no '{'"
+    if depth > 0:
+        return f"unbalanced braces: {depth} '{{' never closed"
+    return None
+
+
+def _environment_problem(formula: str) -> str | None:
+    open_envs: list[str] = []
+    text = _COMMENT.sub(r"\1", formula) if "%" in formula else formula
+    for kind, name in _ENVIRONMENT.findall(text):
+        if name in RESERVED_ENVIRONMENTS:
+            return f"environment {name!r} is not allowed inside a formula"
+        if kind == "begin":
+            open_envs.append(name)
+        elif not open_envs:
+            return f"\\end{{{name}}} without a matching \\begin"
+        elif open_envs[-1] != name:
+            return f"\\end{{{name}}} closes \\begin{{{open_envs[-1]}}}"
+        else:
+            open_envs.pop()
+    if open_envs:
+        return f"\\begin{{{open_envs[-1]}}} is never closed"
+    return None
