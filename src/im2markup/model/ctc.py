@@ -1,0 +1,98 @@
+"""The CTC baseline: the paper's CNN, a BiLSTM along the columns, CTC loss.
+
+Each column of the CNN grid is max-pooled over its height (buckets differ in height), the
+BiLSTM reads the columns left to right, and every column emits `ctc_frames_per_column`
+output frames, because at 8× downsampling a narrow image has fewer columns than its
+formula has tokens. The CTC blank reuses id 0 (`<pad>`), which never occurs in a target.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from im2markup.data.vocab import BOS_ID, EOS_ID, PAD_ID
+from im2markup.model.base import Hypothesis, ImageToMarkupModel, LossOutput, length_normalized
+from im2markup.model.config import ModelConfig
+from im2markup.model.ctc_search import greedy_collapse, prefix_beam_search
+from im2markup.model.encoder import CNNEncoder
+
+BLANK_ID = PAD_ID
+
+
+class CTCModel(ImageToMarkupModel):
+    def __init__(self, cfg: ModelConfig, vocab_size: int):
+        super().__init__()
+        self.cfg = cfg
+        self.frames = cfg.ctc_frames_per_column
+        self.cnn = CNNEncoder(cfg.widths)
+        self.rnn = nn.LSTM(
+            self.cnn.out_channels, cfg.encoder_hidden, batch_first=True, bidirectional=True
+        )
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.out = nn.Linear(2 * cfg.encoder_hidden, vocab_size * self.frames)
+
+    def frame_log_probs(self, images: Tensor) -> Tensor:
+        """Images → log-probabilities `B×T×V` over T = columns × frames per column."""
+        columns = self.cnn(images).amax(dim=2).transpose(1, 2)
+        states, _ = self.rnn(columns)
+        logits = self.out(self.dropout(states)).float()
+        batch, width = logits.shape[:2]
+        return F.log_softmax(logits.view(batch, width * self.frames, -1), dim=-1)
+
+    def training_loss(self, batch: dict[str, Tensor]) -> LossOutput:
+        tgt, tgt_lengths = batch["tgt"], batch["tgt_lengths"]
+        targets = tgt[:, 1:]
+        target_lengths = (tgt_lengths - 1).clamp(min=0)
+        n_tokens = int(target_lengths.sum())
+        log_probs = self.frame_log_probs(batch["images"])
+        n_frames = log_probs.size(1)
+        input_lengths = torch.full_like(target_lengths, n_frames)
+        loss = F.ctc_loss(
+            log_probs.transpose(0, 1),
+            targets,
+            input_lengths,
+            target_lengths,
+            blank=BLANK_ID,
+            reduction="sum",
+            zero_infinity=True,
+        ) / max(n_tokens, 1)
+        paths = greedy_collapse(log_probs.argmax(-1), BLANK_ID)
+        width = min(paths.size(1), targets.size(1))
+        positions = torch.arange(targets.size(1), device=targets.device)
+        real = positions.unsqueeze(0) < target_lengths.unsqueeze(1)
+        n_correct = int(((paths[:, :width] == targets[:, :width]) & real[:, :width]).sum())
+        too_long = int((target_lengths > n_frames).sum())
+        stats = {"ctc_unalignable": float(too_long)}
+        return LossOutput(loss, n_tokens, n_correct, stats)
+
+    @torch.no_grad()
+    def decode(
+        self,
+        images: Tensor,
+        beam_size: int = 1,
+        max_len: int | None = None,
+        length_penalty: float = 0.0,
+        keep_attention: bool = False,
+    ) -> list[Hypothesis]:
+        """Greedy (collapse repeats, drop blanks) or prefix beam search; no attention."""
+        if beam_size < 1:
+            raise ValueError(f"beam_size must be at least 1, got {beam_size}")
+        max_len = self.cfg.max_len if max_len is None else max_len
+        log_probs = self.frame_log_probs(images)
+        # <bos> and <eos> are never CTC labels; rule them out before searching.
+        log_probs[..., [BOS_ID, EOS_ID]] = float("-inf")
+        if beam_size > 1:
+            return [
+                prefix_beam_search(row.cpu(), beam_size, BLANK_ID, max_len, length_penalty)
+                for row in log_probs
+            ]
+        best, path = log_probs.max(dim=-1)
+        collapsed = greedy_collapse(path, BLANK_ID)
+        hypotheses = []
+        for row in range(collapsed.size(0)):
+            ids = [i for i in collapsed[row].tolist() if i != BLANK_ID][:max_len]
+            score = length_normalized(float(best[row].sum()), len(ids) + 1, length_penalty)
+            hypotheses.append(Hypothesis(token_ids=ids, score=score))
+        return hypotheses

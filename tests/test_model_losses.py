@@ -1,0 +1,80 @@
+"""Training losses: token NLL with label smoothing and counts; CTC; concurrent decoding."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import torch
+import torch.nn.functional as F
+
+from im2markup.data.vocab import PAD_ID, Vocab
+from im2markup.model.config import preset
+from im2markup.model.factory import build_model
+from model_samples import make_batch
+
+VOCAB = Vocab(["a", "b", "c", "d"])
+
+
+def random_batch(seed: int = 0) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (3, 1, 32, 80), dtype=torch.uint8, generator=generator)
+    return make_batch(images, ["a b c", "d", "a a b b c"], VOCAB)
+
+
+def test_seq2seq_loss_is_mean_token_nll_with_label_smoothing() -> None:
+    batch = random_batch()
+    torch.manual_seed(0)
+    model = build_model(preset("tiny", label_smoothing=0.1), len(VOCAB)).eval()
+    out = model.training_loss(batch)
+    logits, _ = model.decoder.teacher_force(batch["tgt"][:, :-1], model.encode(batch["images"]))
+    targets = batch["tgt"][:, 1:]
+    expected = F.cross_entropy(
+        logits.flatten(0, 1), targets.flatten(), ignore_index=PAD_ID, label_smoothing=0.1
+    )
+    torch.testing.assert_close(out.loss, expected)
+    assert out.n_tokens == 3 + 1 + 5 + 3  # tokens plus one <eos> each
+    correct = ((logits.argmax(-1) == targets) & (targets != PAD_ID)).sum()
+    assert out.n_correct == int(correct)
+
+
+def test_ctc_loss_matches_torch_and_decodes_without_specials() -> None:
+    batch = random_batch()
+    torch.manual_seed(0)
+    model = build_model(preset("tiny", arch="ctc"), len(VOCAB)).eval()
+    out = model.training_loss(batch)
+    log_probs = model.frame_log_probs(batch["images"])
+    # 80 px → 10 columns, 2 frames each.
+    assert log_probs.shape == (3, 20, len(VOCAB))
+    targets = [
+        torch.tensor(VOCAB.encode(f, add_bos_eos=False)) for f in ["a b c", "d", "a a b b c"]
+    ]
+    expected = (
+        F.ctc_loss(
+            log_probs.transpose(0, 1),
+            torch.cat(targets),
+            torch.full((3,), 20),
+            torch.tensor([3, 1, 5]),
+            reduction="sum",
+        )
+        / 9
+    )
+    torch.testing.assert_close(out.loss, expected)
+    assert out.n_tokens == 9
+    for beam_size in (1, 4):
+        for hyp in model.decode(batch["images"], beam_size=beam_size):
+            assert all(t >= 3 for t in hyp.token_ids)
+            assert hyp.attention is None
+
+
+def test_decoding_is_reentrant_across_threads() -> None:
+    torch.manual_seed(0)
+    model = build_model(preset("tiny", attention="sparsemax"), len(VOCAB)).eval()
+    batches = [random_batch(seed)["images"] for seed in range(4)]
+    sequential = [[h.token_ids for h in model.decode(b, beam_size=2, max_len=15)] for b in batches]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        parallel = list(
+            pool.map(
+                lambda b: [h.token_ids for h in model.decode(b, beam_size=2, max_len=15)], batches
+            )
+        )
+    assert parallel == sequential
