@@ -1,0 +1,148 @@
+"""`im2markup evaluate --suite robustness`: the paper's metrics on test images as users send them.
+
+Each test image (the clean render the model was evaluated on) is transformed as a user's picture
+would be (`transforms.TRANSFORMS`), read through the same user-image path as `im2markup predict`
+and decoded; the predictions are scored with the same metrics as a normal evaluation, one row per
+transform. Every transform gets its own result folder and report; for the untransformed images
+the report also shows the attention of the first wrongly read items.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from im2markup.evaluation.report import FILES_DIR, metrics_table, write_results
+from im2markup.evaluation.scoring import RenderOptions, render_images, score_predictions
+from im2markup.evaluation.splits import Split, load_split
+from im2markup.evaluation.transforms import TRANSFORMS
+from im2markup.paths import cache_dir
+
+if TYPE_CHECKING:
+    from im2markup.serving.predictor import Predictor
+
+SEED = 1234
+ATTENTION_ITEMS = 50
+
+
+def run_suite(
+    model_dir: Path,
+    out_dir: Path | None = None,
+    *,
+    limit: int | None = None,
+    render: RenderOptions | None = None,
+    split: Split | None = None,
+    transforms: Sequence[str] | None = None,
+    beam_size: int = 5,
+    device: str = "cpu",
+) -> tuple[str, Path]:
+    """Run the transforms (all, or those named) over the test split (or `split`); returns the
+    table and the output folder."""
+    from im2markup.serving.predictor import load_model
+
+    render = render or RenderOptions()
+    predictor = load_model(model_dir, device, beam_size=beam_size)
+    split = (split or load_split("test")).head(limit)
+    out_dir = out_dir or cache_dir() / "evaluations" / f"robustness-{Path(model_dir).name}"
+    unknown = sorted(set(transforms or ()) - set(TRANSFORMS))
+    if unknown:
+        raise ValueError(f"unknown transforms {unknown}; known: {', '.join(TRANSFORMS)}")
+    inputs = clean_inputs(split, render)
+    rows: list[tuple[str, dict]] = []
+    for number, (name, transform) in enumerate(TRANSFORMS.items()):
+        if transforms is not None and name not in transforms:
+            continue
+        images = [
+            None if image is None else transform(image, np.random.default_rng([SEED, number, k]))
+            for k, image in enumerate(inputs)
+        ]
+        predictions, problems = read_images(predictor, images, split.names, render.progress, name)
+        folder = out_dir / _folder_name(name)
+        metrics, items = score_predictions(
+            split, predictions, render=render, files_dir=folder / FILES_DIR
+        )
+        if name == "original":
+            _add_attention(predictor, images, items, folder / FILES_DIR)
+        metrics["transform"] = name
+        metrics["predictions"] = f"{model_dir} on images transformed by {name}"
+        write_results(folder, metrics, items, problems)
+        rows.append((name, metrics))
+    table = metrics_table(rows)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    header = f"# Robustness of {model_dir} on {len(split)} `{split.name}` items\n\n"
+    (out_dir / "robustness.md").write_text(header + table + "\n", encoding="utf-8")
+    (out_dir / "robustness.json").write_text(
+        json.dumps({name: metrics for name, metrics in rows}, indent=2) + "\n", encoding="utf-8"
+    )
+    return table, out_dir
+
+
+def clean_inputs(split: Split, render: RenderOptions) -> list[Image.Image | None]:
+    """The split's input images; items without one get their gold's render in the split's style."""
+    images = [split.input_image(k) for k in range(len(split))]
+    missing = [k for k, image in enumerate(images) if image is None]
+    if missing:
+        style = render.style or split.style
+        renders = render_images([split.golds[k] for k in missing], style, render.workers)
+        for k, image in zip(missing, renders, strict=True):
+            images[k] = image
+    return images
+
+
+def read_images(
+    predictor: Predictor,
+    images: Sequence[Image.Image | None],
+    names: Sequence[str],
+    progress: bool = False,
+    label: str = "",
+) -> tuple[list[list[str] | None], list[str]]:
+    """Predicted tokens per image (None where it had no image or could not be read)."""
+    present = [k for k, image in enumerate(images) if image is not None]
+    tokens: list[list[str] | None] = [None] * len(images)
+    problems = [f"{names[k]}: no input image" for k, image in enumerate(images) if image is None]
+    results = tqdm(
+        predictor.iter_predict([images[k] for k in present]),
+        total=len(present),
+        desc=label,
+        disable=not progress,
+    )
+    for k, result in zip(present, results, strict=True):
+        if result.ok:
+            tokens[k] = result.tokens.split()
+        else:
+            problems.append(f"{names[k]}: {result.error}")
+    return tokens, problems
+
+
+def _add_attention(
+    predictor: Predictor, images: Sequence[Image.Image | None], items: list[dict], files_dir: Path
+) -> None:
+    """Attention strips of the first wrongly read items, shown by their report rows."""
+    from im2markup.data.user_images import ImageInputError
+    from im2markup.evaluation.visualize import explain, write_visualization
+    from im2markup.serving.inputs import prepare_image
+
+    wrong = [item for item in items if item.get("image_match") is False and item["pred"]]
+    for item in wrong[:ATTENTION_ITEMS]:
+        image = images[item["index"]]
+        try:
+            pixels = prepare_image(image, predictor.limits)
+        except ImageInputError:
+            continue
+        explanation = explain(predictor.model, predictor.vocab, pixels, predictor.beam_size)
+        strip, _ = write_visualization(
+            Image.fromarray(pixels), explanation, files_dir, str(item["index"])
+        )
+        item.setdefault("files", {})["attention"] = strip.name
+
+
+def _folder_name(transform: str) -> str:
+    """An ASCII folder name for a transform (`blur σ1` → `blur-sigma1`)."""
+    text = transform.replace("×", "x").replace("σ", "sigma")
+    return "".join(c if c.isascii() and c.isalnum() else "-" for c in text).strip("-")

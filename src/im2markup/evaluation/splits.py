@@ -1,0 +1,174 @@
+"""What `--split NAME` means: gold formulas, their image names, the render style, input images.
+
+* `test` — the 9,443 IM2LATEX-100K test formulas (normalized), gold rendered in the paper's
+  template; the inputs are those renders (which is how `im2markup data build` makes its `test`
+  split's images).
+* `test-shared` — the same formulas in their space-stripped form, which is what the shared test
+  images show, rendered in the `shared` template; inputs are the shared images.
+* `val` — the 1,000 validation formulas `im2markup data build` holds out (its seeded rule, so
+  the split exists before any build), normalized, rendered in the paper's template; items are
+  named after their line in the validation file (`k.png`, as the shared validation images).
+* `crohme2014` — the 986 CROHME 2014 test captions in the normalized token form, with the test
+  bitmaps; gold rendered in the paper's template.
+* a formula file (`--gold`) — one gold formula per line, item k named `k.png`; inputs from an
+  optional images folder.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from im2markup.paths import shared_data_dir
+
+SPLITS = ("test", "test-shared", "val", "crohme2014")
+MAX_IMAGE_BYTES = 20 << 20
+
+InputImage = Callable[[int], Image.Image | None]
+
+
+@dataclass
+class Split:
+    """The gold side of an evaluation; `input_image(k)` is None when item k has no input image."""
+
+    name: str
+    golds: list[str]
+    names: list[str]
+    style: str
+    input_image: InputImage
+
+    def __len__(self) -> int:
+        return len(self.golds)
+
+    def head(self, n: int | None) -> Split:
+        """The first `n` items (all of them for None)."""
+        if n is None or n >= len(self):
+            return self
+        if n < 1:
+            raise ValueError(f"a split of {n} items is empty")
+        return Split(self.name, self.golds[:n], self.names[:n], self.style, self.input_image)
+
+
+def load_split(name: str) -> Split:
+    """The named split (one of `SPLITS`)."""
+    loaders = {
+        "test": _test,
+        "test-shared": _test_shared,
+        "val": _val,
+        "crohme2014": _crohme2014,
+    }
+    if name not in loaders:
+        raise ValueError(f"unknown split {name!r}; choose one of {', '.join(SPLITS)}")
+    return loaders[name]()
+
+
+def split_from_file(gold_path: Path, images_dir: Path | None = None, style: str = "paper") -> Split:
+    """A split made of a formula file (line k = item `k.png`) and an optional images folder."""
+    golds = _read_lines(gold_path)
+    names = [f"{k}.png" for k in range(len(golds))]
+    inputs = _folder_images(images_dir) if images_dir is not None else _no_images
+    return Split(gold_path.stem, golds, names, style, inputs)
+
+
+def _read_lines(path: Path) -> list[str]:
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _formulas(kind: str) -> list[str]:
+    return _read_lines(shared_data_dir() / "im2latex100k" / "formulas" / kind)
+
+
+def _test() -> Split:
+    golds = _formulas("test.formulas.norm.txt")
+    names = [f"{k}.png" for k in range(len(golds))]
+    return Split("test", golds, names, "paper", _no_images)
+
+
+def _test_shared() -> Split:
+    golds = _formulas("test.formulas.nospace.txt")
+    names = [f"{k}.png" for k in range(len(golds))]
+    archive = _TarImages(shared_data_dir() / "im2latex100k" / "images_test.tar")
+    return Split("test-shared", golds, names, "shared", lambda k: archive.get(names[k]))
+
+
+def _val() -> Split:
+    from im2markup.data.build import BuildOptions, heldout_indices
+
+    formulas = _formulas("val.formulas.norm.txt")
+    options = BuildOptions()
+    held = heldout_indices(len(formulas), options.val_size, options.seed)
+    golds = [formulas[k] for k in held]
+    return Split("val", golds, [f"{k}.png" for k in held], "paper", _no_images)
+
+
+def _crohme2014() -> Split:
+    from im2markup.data.handwriting.crohme import to_normalized
+
+    crohme = shared_data_dir() / "crohme"
+    ids: list[str] = []
+    golds: list[str] = []
+    for line in _read_lines(crohme / "test_caption.txt"):
+        if not line:
+            continue
+        item_id, _, caption = line.partition("\t")
+        try:
+            tokens = to_normalized(caption.split())
+        except ValueError:
+            tokens = caption.split()
+        ids.append(item_id)
+        golds.append(" ".join(tokens))
+    names = [f"{item_id}_0.bmp" for item_id in ids]
+    archive = _TarImages(crohme / "crohme2014_test_images.tar.gz")
+    return Split("crohme2014", golds, names, "paper", lambda k: archive.get(names[k]))
+
+
+def _no_images(_: int) -> None:
+    return None
+
+
+def _folder_images(directory: Path) -> InputImage:
+    root = directory.resolve()
+
+    def load(k: int) -> Image.Image | None:
+        path = (root / f"{k}.png").resolve()
+        if not path.is_relative_to(root) or not path.is_file():
+            return None
+        if path.stat().st_size > MAX_IMAGE_BYTES:
+            return None
+        return _decode(path.read_bytes())
+
+    return load
+
+
+def _decode(data: bytes) -> Image.Image | None:
+    """A grayscale image, or None for bytes that are not one (the report then shows none)."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.convert("L")
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+
+
+class _TarImages:
+    """Images of a tar archive by file name, read into memory on first use."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._members: dict[str, bytes] | None = None
+
+    def get(self, name: str) -> Image.Image | None:
+        if self._members is None:
+            self._members = {}
+            with tarfile.open(self.path) as tar:
+                for member in tar:
+                    if member.isfile() and member.size <= MAX_IMAGE_BYTES:
+                        data = tar.extractfile(member)
+                        if data is not None:
+                            self._members[Path(member.name).name] = data.read()
+        data = self._members.get(name)
+        return None if data is None else _decode(data)
