@@ -1,13 +1,68 @@
-"""`im2markup predict`."""
+"""`im2markup predict`: the LaTeX of image files, one line per image."""
 
 from __future__ import annotations
 
 import argparse
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    return sub.add_parser("predict", help="(not yet available)")
+    parser = sub.add_parser(
+        "predict",
+        help="write the LaTeX of formula images",
+        description=(
+            "Read images of formulas (files, directories, glob patterns, or - for standard "
+            "input) and print one line of LaTeX per image; with several images each line is "
+            "NAME<TAB>LATEX. Unreadable images are reported on stderr and skipped. Exit status: "
+            "0 when at least one image was read, 1 when none was, 2 for a bad model or set-up."
+        ),
+    )
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help="file, directory, glob or -")
+    form = parser.add_mutually_exclusive_group()
+    form.add_argument("--tokens", action="store_true", help="print the normalized tokens instead")
+    form.add_argument(
+        "--json",
+        action="store_true",
+        help='print JSON lines {"image", "latex", "tokens", "score", "seconds"} (+ "error")',
+    )
+    parser.add_argument("--beam", type=positive_int, default=5, metavar="N", help="beam size")
+    parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
+    parser.add_argument("--model", metavar="DIR", help="model directory (default: bundled)")
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="render the beam's candidates and keep the one that looks most like the image",
+    )
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=16, metavar="N", help="images decoded together"
+    )
+    parser.add_argument(
+        "--threads",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="PyTorch CPU threads (default 1: fastest for decoding on a busy machine)",
+    )
+    return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    raise SystemExit("im2markup predict is not available yet")
+    from im2markup.serving.batch import predict_command
+
+    return predict_command(
+        args.images,
+        model=args.model,
+        device=args.device,
+        threads=args.threads,
+        batch_size=args.batch_size,
+        output="json" if args.json else "tokens" if args.tokens else "latex",
+        beam_size=args.beam,
+        verify=args.verify,
+    )

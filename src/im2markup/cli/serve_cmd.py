@@ -1,13 +1,70 @@
-"""`im2markup serve`."""
+"""`im2markup serve`: the HTTP API and the web page."""
 
 from __future__ import annotations
 
 import argparse
 
+from im2markup.cli.predict_cmd import positive_int
+from im2markup.serving.limits import ServerLimits
+
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    return sub.add_parser("serve", help="(not yet available)")
+    defaults = ServerLimits()
+    parser = sub.add_parser(
+        "serve",
+        help="run the HTTP API and web page",
+        description="Serve POST /api/predict, GET /healthz, /openapi.json and a page at /.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--model", metavar="DIR", help="model directory (default: bundled)")
+    parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
+    parser.add_argument(
+        "--workers",
+        type=positive_int,
+        default=defaults.workers,
+        metavar="N",
+        help="requests decoded at once (threads sharing one model)",
+    )
+    parser.add_argument(
+        "--queue",
+        type=int,
+        default=defaults.queue_size,
+        metavar="N",
+        help="requests that may wait for a worker; more are refused with 503",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=defaults.request_timeout_s,
+        metavar="SECONDS",
+        help="answer 504 when a request takes longer",
+    )
+    parser.add_argument(
+        "--max-request-mb",
+        type=float,
+        default=defaults.max_request_bytes / 2**20,
+        metavar="MB",
+        help="larger requests are refused with 413",
+    )
+    parser.add_argument(
+        "--threads",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="PyTorch CPU threads for the process (default 1)",
+    )
+    return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    raise SystemExit("im2markup serve is not available yet")
+    from im2markup.serving.app import serve
+
+    limits = ServerLimits(
+        workers=args.workers,
+        queue_size=args.queue,
+        request_timeout_s=args.timeout,
+        max_request_bytes=int(args.max_request_mb * 2**20),
+    )
+    serve(args.host, args.port, args.model, args.device, limits, threads=args.threads)
+    return 0

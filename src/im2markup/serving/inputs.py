@@ -1,0 +1,58 @@
+"""From whatever a user hands over to the padded grayscale array the model reads.
+
+The user-image loader does the untrusted part (size checks before decoding, colour modes,
+dark backgrounds, scale, crop and margin); this module adds the size bucket of training and
+maps a loader's complaint onto an HTTP status.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from im2markup.data.dataset import bucket_for
+from im2markup.data.user_images import ImageInputError, load_user_image
+from im2markup.serving.limits import Limits
+
+ImageSource = Image.Image | str | os.PathLike | bytes
+
+
+def describe(source: ImageSource) -> str:
+    """How an error message names an input."""
+    if isinstance(source, str | os.PathLike):
+        return Path(source).name or str(source)
+    if isinstance(source, bytes):
+        return f"image of {len(source)} bytes"
+    return f"{source.width}×{source.height} image"
+
+
+def prepare_image(source: ImageSource, limits: Limits) -> np.ndarray:
+    """The model input for one image: the loader's grayscale crop at the training scale,
+    white-padded into the smallest training bucket that holds it (`H×W uint8`, ink top-left)."""
+    image = load_user_image(source, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels)
+    width, height = bucket_for(image.height, image.width)
+    pixels = np.full((height, width), 255, dtype=np.uint8)
+    pixels[: image.height, : image.width] = np.asarray(image)
+    return pixels
+
+
+def native_image(source: ImageSource, limits: Limits) -> np.ndarray:
+    """The image cropped and padded like the model input but at its own scale: what a render
+    of the right formula in the right style reproduces pixel for pixel."""
+    image = load_user_image(
+        source, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels, rescale=False
+    )
+    return np.asarray(image)
+
+
+def status_for(error: ImageInputError) -> int:
+    """413 for sizes over a limit, 415 for data that is not an image, 422 otherwise (empty,
+    corrupt, blank)."""
+    if "limit" in error.reason or "more than" in error.reason:
+        return 413
+    if "not an image" in error.reason or "unsupported" in error.reason:
+        return 415
+    return 422

@@ -1,0 +1,34 @@
+"""Bounds on what one request or one image may cost, shared by the Python API, CLI and server.
+
+Untrusted images are the normal case: a PNG header can promise 20000×20000 pixels in a few
+hundred bytes, so sizes are checked before any pixel is decoded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-image and per-request bounds.
+
+    `max_bytes` and `max_pixels` are checked while an image is loaded; the server adds a
+    request timeout and a bounded queue on top of them.
+    """
+
+    max_bytes: int = 10 * 1024 * 1024
+    max_pixels: int = 25_000_000
+    max_tokens: int = 400
+    render_timeout_s: float = 20.0
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """What keeps a busy server responsive: `workers` decode at once, `queue_size` more wait
+    their turn, everything beyond that is refused (503) rather than piling up in memory."""
+
+    workers: int = 1
+    queue_size: int = 8
+    request_timeout_s: float = 60.0
+    max_request_bytes: int = 12 * 1024 * 1024

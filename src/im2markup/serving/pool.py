@@ -1,0 +1,63 @@
+"""A bounded worker pool for the server: a few decoding threads and a short waiting line.
+
+Decoding holds a model's activations in memory, so the number of requests being decoded or
+waiting is capped; a request beyond the cap is refused at once instead of queueing forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+class PoolFull(RuntimeError):
+    """Every worker is busy and the waiting line is full."""
+
+
+class WorkerPool:
+    """Runs blocking calls on `workers` threads with at most `queue_size` calls waiting."""
+
+    def __init__(self, workers: int, queue_size: int):
+        if workers < 1 or queue_size < 0:
+            raise ValueError(f"need workers >= 1 and queue_size >= 0, got {workers}, {queue_size}")
+        self.workers = workers
+        self.capacity = workers + queue_size
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="im2markup")
+        self._lock = threading.Lock()
+        self._pending = 0
+
+    @property
+    def pending(self) -> int:
+        """Calls running or waiting (a call that timed out still counts until its thread ends)."""
+        with self._lock:
+            return self._pending
+
+    def _release(self, *_: object) -> None:
+        with self._lock:
+            self._pending -= 1
+
+    async def run(self, fn: Callable[..., T], *args: object, timeout: float) -> T:
+        """Run `fn(*args)` on a worker; `PoolFull` when over capacity, `TimeoutError` after
+        `timeout` seconds (queueing included). A call still waiting when it times out is
+        dropped; one already running finishes in the background and keeps its slot until then."""
+        with self._lock:
+            if self._pending >= self.capacity:
+                raise PoolFull(
+                    f"{self._pending} requests in progress, the limit is {self.capacity}"
+                )
+            self._pending += 1
+        try:
+            future = self._executor.submit(fn, *args)
+        except BaseException:
+            self._release()
+            raise
+        future.add_done_callback(self._release)
+        return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,173 @@
+"""The Python API: `load_model` and `Predictor.predict` / `predict_batch` on real images."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import im2markup
+from im2markup.data.user_images import ImageInputError
+from im2markup.serving.inputs import prepare_image
+from im2markup.serving.predictor import FailedPrediction, Prediction, Predictor
+from serving_fixtures import (
+    TEST_IMAGE_IDS,
+    bundled_model_dir,
+    extract_test_images,
+    gold_labels,
+    one_torch_thread,
+    save_random_model,
+    write_bad_inputs,
+)
+
+pytestmark = pytest.mark.shared_data
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread() -> Iterator[None]:
+    yield from one_torch_thread()
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory, im2latex_dir: Path) -> Path:
+    bundled = bundled_model_dir()
+    if bundled is not None:
+        return bundled
+    formulas = im2latex_dir / "formulas" / "val.formulas.norm.txt"
+    return save_random_model(tmp_path_factory.mktemp("model"), formulas)
+
+
+@pytest.fixture(scope="module")
+def predictor(model_dir: Path) -> Predictor:
+    return im2markup.load_model(model_dir)
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory, im2latex_dir: Path) -> list[Path]:
+    return extract_test_images(im2latex_dir, TEST_IMAGE_IDS, tmp_path_factory.mktemp("images"))
+
+
+@pytest.fixture(scope="module")
+def bad(tmp_path_factory: pytest.TempPathFactory, images: list[Path]) -> dict[str, Path]:
+    return write_bad_inputs(tmp_path_factory.mktemp("bad"), images[0])
+
+
+def test_predict_path_gives_latex_in_the_model_vocabulary(predictor: Predictor, images: list[Path]):
+    prediction = predictor.predict(images[1])
+    assert isinstance(prediction, Prediction)
+    tokens = prediction.tokens.split()
+    assert tokens, "a formula image should give at least one token"
+    assert all(t in predictor.vocab for t in tokens)
+    assert prediction.latex.strip()
+    assert prediction.score <= 0.0
+    assert prediction.seconds > 0.0
+    assert prediction.attention is None and prediction.verified is None
+
+
+def test_path_bytes_and_pil_image_agree(predictor: Predictor, images: list[Path]):
+    path = images[2]
+    from_path = predictor.predict(path)
+    from_bytes = predictor.predict(path.read_bytes())
+    from_image = predictor.predict(Image.open(path))
+    assert from_path.tokens == from_bytes.tokens == from_image.tokens
+    assert from_path.score == pytest.approx(from_image.score, abs=1e-4)
+
+
+def test_batch_equals_one_at_a_time(predictor: Predictor, images: list[Path]):
+    """Grouping by size and padding within a group must not change any result."""
+    sizes = {Image.open(p).size for p in images}
+    assert len(sizes) > 1, "the test images should fall into several buckets"
+    batch = predictor.predict_batch([*images, images[0]])
+    single = [predictor.predict(p) for p in images]
+    single.append(single[0])
+    assert [r.tokens for r in batch] == [s.tokens for s in single]
+    for r, s in zip(batch, single, strict=True):
+        assert r.score == pytest.approx(s.score, abs=1e-3)
+
+
+@pytest.mark.parametrize("beam", [1, 5])
+def test_prediction_is_the_model_decoding_of_the_prepared_image(
+    predictor: Predictor, images: list[Path], beam: int
+):
+    prediction = predictor.predict(images[0], beam_size=beam)
+    pixels = prepare_image(images[0], predictor.limits)
+    assert pixels.shape == np.asarray(prediction.input_image).shape
+    with torch.inference_mode():
+        (hyp,) = predictor.model.decode(torch.from_numpy(pixels[None, None]), beam_size=beam)
+    assert prediction.tokens == " ".join(predictor.vocab.decode(hyp.token_ids))
+    assert prediction.score == pytest.approx(hyp.score, abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        ("empty", "empty"),
+        ("truncated", "truncated"),
+        ("text", "not an image"),
+        ("huge", "more than"),
+        ("blank", "no ink"),
+    ],
+)
+def test_bad_image_raises_a_clear_error(
+    predictor: Predictor, bad: dict[str, Path], kind: str, reason: str
+):
+    with pytest.raises(ImageInputError, match=reason) as info:
+        predictor.predict(bad[kind])
+    assert bad[kind].name in str(info.value)
+
+
+def test_batch_keeps_going_past_bad_items(
+    predictor: Predictor, images: list[Path], bad: dict[str, Path]
+):
+    blank = Image.new("L", (300, 60), 255)
+    sources = [images[0], bad["empty"], b"", bad["text"], images[1], blank, bad["huge"], images[2]]
+    results = predictor.predict_batch(sources)
+    assert [r.ok for r in results] == [True, False, False, False, True, False, False, True]
+    assert "empty" in results[1].error and results[1].source == "empty.png"
+    assert "no ink" in results[5].error
+    for k, path in ((0, images[0]), (4, images[1]), (7, images[2])):
+        assert results[k].tokens == predictor.predict(path).tokens
+
+
+def test_concurrent_predictions_equal_sequential_ones(predictor: Predictor, images: list[Path]):
+    sequential = [predictor.predict(p).tokens for p in images[:3]]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        concurrent = list(pool.map(lambda p: predictor.predict(p).tokens, images[:3] * 2))
+    assert concurrent == sequential * 2
+
+
+def test_attention_has_one_normalized_map_per_token(predictor: Predictor, images: list[Path]):
+    prediction = predictor.predict(images[3], attention=True)
+    n_tokens = len(prediction.tokens.split())
+    assert prediction.attention is not None and len(prediction.attention) == n_tokens
+    height, width = np.asarray(prediction.input_image).shape
+    for heat in prediction.attention:
+        assert heat.shape == (height // 8, width // 8)
+        assert heat.min() >= 0.0
+        assert heat.sum() == pytest.approx(1.0, abs=1e-3)
+
+
+def test_dark_mode_screenshot_reads_like_the_original(predictor: Predictor, images: list[Path]):
+    """Light ink on a dark background is inverted before the model sees it."""
+    original = Image.open(images[0]).convert("L")
+    dark = Image.fromarray(255 - np.asarray(original)).convert("RGB")
+    buffer = io.BytesIO()
+    dark.save(buffer, format="PNG")
+    assert predictor.predict(buffer.getvalue()).tokens == predictor.predict(original).tokens
+
+
+@pytest.mark.skipif(bundled_model_dir() is None, reason="no bundled model yet")
+def test_bundled_model_reads_shared_test_images(
+    predictor: Predictor, images: list[Path], im2latex_dir: Path
+):
+    labels = gold_labels(im2latex_dir, TEST_IMAGE_IDS)
+    results = predictor.predict_batch(images)
+    assert not any(isinstance(r, FailedPrediction) for r in results)
+    correct = sum(r.tokens in label for r, label in zip(results, labels, strict=True))
+    assert correct >= 1, [r.tokens for r in results]

@@ -1,0 +1,192 @@
+"""`im2markup predict` on real shared test images and on every kind of bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from im2markup.cli.main import main
+from im2markup.serving.predictor import Predictor, load_model
+from serving_fixtures import (
+    TEST_IMAGE_IDS,
+    bundled_model_dir,
+    extract_test_images,
+    one_torch_thread,
+    save_random_model,
+    write_bad_inputs,
+)
+
+pytestmark = pytest.mark.shared_data
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread() -> Iterator[None]:
+    yield from one_torch_thread()
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory, im2latex_dir: Path) -> Path:
+    bundled = bundled_model_dir()
+    if bundled is not None:
+        return bundled
+    formulas = im2latex_dir / "formulas" / "val.formulas.norm.txt"
+    return save_random_model(tmp_path_factory.mktemp("model"), formulas)
+
+
+@pytest.fixture(scope="module")
+def predictor(model_dir: Path) -> Predictor:
+    return load_model(model_dir)
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory, im2latex_dir: Path) -> list[Path]:
+    return extract_test_images(im2latex_dir, TEST_IMAGE_IDS, tmp_path_factory.mktemp("images"))
+
+
+@pytest.fixture
+def mixed_dir(tmp_path: Path, images: list[Path]) -> Path:
+    """A folder of good shared images and every kind of bad file."""
+    folder = tmp_path / "mixed"
+    write_bad_inputs(folder, images[0])
+    for path in images[:3]:
+        shutil.copy(path, folder / path.name)
+    (folder / "notes.txt").write_text("not an image, and not named like one")
+    return folder
+
+
+def predict(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
+    status = main(["predict", *argv])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_one_image_prints_its_latex(
+    capsys, model_dir: Path, images: list[Path], predictor: Predictor
+):
+    status, out, err = predict(capsys, "--model", str(model_dir), str(images[0]))
+    assert status == 0, err
+    assert out == predictor.predict(images[0]).latex + "\n"
+
+
+def test_tokens_flag_prints_the_normalized_tokens(
+    capsys, model_dir: Path, images: list[Path], predictor: Predictor
+):
+    status, out, _ = predict(capsys, "--model", str(model_dir), "--tokens", str(images[1]))
+    assert status == 0
+    assert out.strip() == predictor.predict(images[1]).tokens
+
+
+def test_several_images_print_name_tab_latex_in_order(
+    capsys, model_dir: Path, images: list[Path], predictor: Predictor
+):
+    status, out, _ = predict(capsys, "--model", str(model_dir), *map(str, images))
+    assert status == 0
+    lines = out.splitlines()
+    assert [line.split("\t")[0] for line in lines] == [str(p) for p in images]
+    assert [line.split("\t", 1)[1] for line in lines] == [
+        predictor.predict(p).latex for p in images
+    ]
+
+
+def test_json_lines_carry_every_field(
+    capsys, model_dir: Path, images: list[Path], predictor: Predictor
+):
+    status, out, _ = predict(
+        capsys, "--model", str(model_dir), "--json", "--beam", "1", str(images[2])
+    )
+    assert status == 0
+    record = json.loads(out)
+    assert set(record) == {"image", "latex", "tokens", "score", "seconds"}
+    expected = predictor.predict(images[2], beam_size=1)
+    assert record["image"] == str(images[2])
+    assert (record["latex"], record["tokens"]) == (expected.latex, expected.tokens)
+    assert record["score"] == pytest.approx(expected.score, abs=1e-3)
+    assert record["seconds"] > 0
+
+
+def test_directory_with_bad_files_still_predicts_the_good_ones(
+    capsys, model_dir: Path, mixed_dir: Path
+):
+    status, out, err = predict(capsys, "--model", str(model_dir), "--json", str(mixed_dir))
+    assert status == 0
+    records = {Path(r["image"]).name: r for r in map(json.loads, out.splitlines())}
+    assert "notes.txt" not in records
+    good = [f"{i}.png" for i in TEST_IMAGE_IDS[:3]]
+    for name in good:
+        assert records[name]["latex"] and "error" not in records[name]
+    reasons = {
+        "empty.png": "empty",
+        "truncated.png": "truncated",
+        "text.png": "not an image",
+        "huge.png": "more than",
+        "blank.png": "no ink",
+    }
+    for name, reason in reasons.items():
+        assert reason in records[name]["error"]
+        assert records[name]["latex"] is None
+        assert any(name in line and reason in line for line in err.splitlines()), err
+
+
+def test_plain_output_skips_failures_and_reports_them(
+    capsys, model_dir: Path, images: list[Path], tmp_path: Path
+):
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    status, out, err = predict(capsys, "--model", str(model_dir), str(empty), str(images[0]))
+    assert status == 0
+    assert out.splitlines()[0].startswith(f"{images[0]}\t")
+    assert len(out.splitlines()) == 1
+    assert f"{empty}: " in err and "empty" in err
+
+
+def test_everything_failing_exits_with_one(capsys, model_dir: Path, tmp_path: Path):
+    missing = tmp_path / "nothing-here.png"
+    status, out, err = predict(
+        capsys, "--model", str(model_dir), str(missing), str(tmp_path / "*.jpg")
+    )
+    assert status == 1
+    assert out == ""
+    assert "no such file" in err and "no file matches" in err
+
+
+def test_glob_patterns_are_expanded(capsys, model_dir: Path, images: list[Path]):
+    pattern = str(images[0].parent / "[01].png")
+    status, out, _ = predict(capsys, "--model", str(model_dir), pattern)
+    assert status == 0
+    assert [line.split("\t")[0] for line in out.splitlines()] == [str(images[0]), str(images[1])]
+
+
+def test_stdin_dash_reads_image_bytes(
+    capsys, monkeypatch, model_dir: Path, images: list[Path], predictor: Predictor
+):
+    fake_stdin = io.TextIOWrapper(io.BytesIO(images[3].read_bytes()))
+    monkeypatch.setattr(sys, "stdin", fake_stdin)
+    status, out, _ = predict(capsys, "--model", str(model_dir), "-")
+    assert status == 0
+    assert out.strip() == predictor.predict(images[3]).latex
+
+
+def test_missing_model_directory_is_a_clear_error(capsys, tmp_path: Path, images: list[Path]):
+    status, _, err = predict(capsys, "--model", str(tmp_path / "no-model"), str(images[0]))
+    assert status == 2
+    assert "no-model" in err
+
+
+def test_installed_command_runs(model_dir: Path, images: list[Path], predictor: Predictor):
+    command = Path(sys.executable).parent / "im2markup"
+    done = subprocess.run(
+        [str(command), "predict", "--model", str(model_dir), str(images[4])],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == predictor.predict(images[4]).latex

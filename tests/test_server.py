@@ -1,0 +1,171 @@
+"""The server under load: a real uvicorn server, concurrent clients, a bounded queue, timeouts."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from im2markup.serving.app import create_app
+from im2markup.serving.limits import ServerLimits
+from im2markup.serving.predictor import Predictor, Result, load_model
+from serving_fixtures import (
+    bundled_model_dir,
+    extract_test_images,
+    free_port,
+    one_torch_thread,
+    running_server,
+    save_random_model,
+)
+
+pytestmark = pytest.mark.shared_data
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread() -> Iterator[None]:
+    yield from one_torch_thread()
+
+
+class GatedPredictor(Predictor):
+    """A real predictor that holds every call at a gate until the test opens it, and records
+    how many calls were inside at once."""
+
+    def __init__(self, base: Predictor):
+        super().__init__(base.model, base.vocab, base.device, name=base.name)
+        self.gate = threading.Event()
+        self._lock = threading.Lock()
+        self.inside = 0
+        self.most_inside = 0
+
+    def predict_batch(self, *args: object, **kwargs: object) -> list[Result]:
+        with self._lock:
+            self.inside += 1
+            self.most_inside = max(self.most_inside, self.inside)
+        try:
+            if not self.gate.wait(timeout=60):
+                raise RuntimeError("the test never opened the gate")
+            return super().predict_batch(*args, **kwargs)
+        finally:
+            with self._lock:
+                self.inside -= 1
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory, im2latex_dir: Path) -> Path:
+    bundled = bundled_model_dir()
+    if bundled is not None:
+        return bundled
+    formulas = im2latex_dir / "formulas" / "val.formulas.norm.txt"
+    return save_random_model(tmp_path_factory.mktemp("model"), formulas)
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory: pytest.TempPathFactory, im2latex_dir: Path) -> Path:
+    return extract_test_images(im2latex_dir, (5,), tmp_path_factory.mktemp("images"))[0]
+
+
+def wait_until(condition, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.05)
+
+
+def post(url: str, data: bytes) -> httpx.Response:
+    files = {"file": ("5.png", data, "image/png")}
+    return httpx.post(f"{url}/api/predict", files=files, params={"beam": 1}, timeout=90)
+
+
+def test_requests_beyond_the_workers_queue_and_beyond_the_queue_get_503(
+    model_dir: Path, image: Path
+):
+    plain = load_model(model_dir)
+    expected = plain.predict(image, beam_size=1).latex
+    gated = GatedPredictor(plain)
+    app = create_app(gated, limits=ServerLimits(workers=2, queue_size=2))
+    data = image.read_bytes()
+    with running_server(app) as url, ThreadPoolExecutor(max_workers=4) as clients:
+        held = [clients.submit(post, url, data) for _ in range(4)]
+        wait_until(lambda: httpx.get(f"{url}/healthz").json()["pending"] == 4)
+        assert gated.inside == 2, "only `workers` predictions may run at once"
+        refused = post(url, data)
+        assert refused.status_code == 503
+        assert "busy" in refused.json()["detail"]
+        assert refused.headers["retry-after"] == "1"
+        gated.gate.set()
+        answers = [future.result(timeout=120) for future in held]
+    assert [a.status_code for a in answers] == [200] * 4
+    assert {a.json()["latex"] for a in answers} == {expected}
+    assert gated.most_inside == 2
+
+
+def test_a_slow_request_gets_504_and_frees_its_slot_later(model_dir: Path, image: Path):
+    gated = GatedPredictor(load_model(model_dir))
+    app = create_app(gated, limits=ServerLimits(workers=1, queue_size=1, request_timeout_s=0.5))
+    with running_server(app) as url:
+        slow = post(url, image.read_bytes())
+        assert slow.status_code == 504
+        assert "0.5 s" in slow.json()["detail"]
+        assert httpx.get(f"{url}/healthz").json()["pending"] == 1, "the running call keeps its slot"
+        gated.gate.set()
+        wait_until(lambda: httpx.get(f"{url}/healthz").json()["pending"] == 0)
+        assert post(url, image.read_bytes()).status_code == 200
+
+
+def test_serve_command_starts_and_answers(model_dir: Path, image: Path):
+    port = free_port()
+    command = [sys.executable, "-m", "im2markup.cli.main", "serve", "--model", str(model_dir)]
+    server = subprocess.Popen(
+        [*command, "--port", str(port), "--workers", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+
+        def healthy() -> bool:
+            if server.poll() is not None:
+                raise AssertionError(f"server exited: {server.stderr.read()}")
+            try:
+                return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_until(healthy, seconds=90)
+        answer = post(url, image.read_bytes())
+        assert answer.status_code == 200
+        assert answer.json()["latex"]
+    finally:
+        os.kill(server.pid, signal.SIGINT)
+        server.wait(timeout=30)
+
+
+def test_a_body_that_never_finishes_gets_408(model_dir: Path):
+    app = create_app(load_model(model_dir), limits=ServerLimits(request_timeout_s=0.5))
+    with running_server(app) as url:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=30) as sock:
+            sock.sendall(
+                b"POST /api/predict HTTP/1.1\r\nHost: test\r\n"
+                b'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"image_'
+            )
+            answer = b""
+            while b"}" not in answer:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                answer += chunk
+    assert answer.startswith(b"HTTP/1.1 408")
+    assert b"did not arrive in time" in answer
