@@ -1,0 +1,1 @@
+"""Handwritten formulas: synthetic handwriting renders, and the CROHME captions and test set."""
