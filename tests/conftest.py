@@ -1,7 +1,8 @@
-"""Shared fixtures: the shared data folder and skips for missing external tools."""
+"""Shared fixtures: the shared data folder, skips for missing external tools, one torch thread."""
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,15 @@ from im2markup.paths import shared_data_dir
 
 SHARED = shared_data_dir()
 HAVE_LATEX = shutil.which("pdflatex") is not None and shutil.which("gs") is not None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One PyTorch thread for the whole session: on a busy 2-core machine, two threads that wait
+    for each other make the small models of the tests many times slower."""
+    if importlib.util.find_spec("torch") is not None:
+        import torch
+
+        torch.set_num_threads(1)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -204,3 +204,55 @@ def test_prefix_beam_search_sums_paths_like_brute_force() -> None:
     hyp = prefix_beam_search(log_probs, beam_size=50, blank=0, max_len=10)
     assert tuple(hyp.token_ids) == best
     assert hyp.score == pytest.approx(math.log(totals[best]), abs=1e-6)
+
+
+def test_allowed_tokens_renormalize_each_step() -> None:
+    # Only "b" and <eos> allowed: p(b | <bos>) = 0.4 / 0.5, p(<eos> | b) = 0.9 / 0.95.
+    allowed = torch.zeros(VOCAB, dtype=torch.bool)
+    allowed[[B, EOS_ID]] = True
+    (greedy,) = greedy_search(
+        BigramStepper(TABLE), stub_memory(NEVER), max_len=10, allowed_tokens=allowed
+    )
+    assert greedy.token_ids == [B]
+    assert greedy.score == pytest.approx(math.log(0.8 * 0.9 / 0.95))
+    (beam,) = beam_search(
+        BigramStepper(TABLE), stub_memory(NEVER), beam_size=2, max_len=10, allowed_tokens=allowed
+    )
+    assert [h.token_ids for h in beam.n_best] == [[B], []]
+    assert [h.score for h in beam.n_best] == pytest.approx(
+        [math.log(0.8 * 0.9 / 0.95), math.log(0.2)]
+    )
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize(
+    ("arch", "beam_size"), [("seq2seq", 1), ("seq2seq", 3), ("ctc", 1), ("ctc", 3)]
+)
+def test_decoding_never_emits_disallowed_tokens(
+    arch: str, beam_size: int, real_images: torch.Tensor
+) -> None:
+    torch.manual_seed(0)
+    model = build_model(preset("tiny", arch=arch), 30).eval()
+    with one_thread():
+        free = model.decode(real_images, beam_size=beam_size, max_len=15)
+        used = {i for hyp in free for h in hyp.n_best or [hyp] for i in h.token_ids}
+        # Forbid every token the unrestricted search wrote, so that it must choose others.
+        allowed = torch.ones(30, dtype=torch.bool)
+        allowed[sorted(used)] = False
+        restricted = model.decode(
+            real_images, beam_size=beam_size, max_len=15, allowed_tokens=allowed
+        )
+    assert used
+    emitted = {i for hyp in restricted for h in hyp.n_best or [hyp] for i in h.token_ids}
+    assert emitted and not emitted & used
+    assert all(allowed[i] for i in emitted)
+
+
+def test_a_mask_of_another_vocabulary_is_refused() -> None:
+    torch.manual_seed(0)
+    model = build_model(preset("tiny"), 30).eval()
+    images = torch.full((1, 1, 32, 64), 255, dtype=torch.uint8)
+    with pytest.raises(ValueError, match="shape"):
+        model.decode(images, allowed_tokens=torch.ones(31, dtype=torch.bool))
+    with pytest.raises(ValueError, match="no token"):
+        model.decode(images, allowed_tokens=torch.zeros(30, dtype=torch.bool))

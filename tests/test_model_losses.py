@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -32,6 +33,10 @@ def test_seq2seq_loss_is_mean_token_nll_with_label_smoothing() -> None:
         logits.flatten(0, 1), targets.flatten(), ignore_index=PAD_ID, label_smoothing=0.1
     )
     torch.testing.assert_close(out.loss, expected)
+    plain = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=PAD_ID)
+    assert out.stats["nll"] == pytest.approx(plain.item(), rel=1e-5)
+    assert out.stats["loss_smoothed"] == pytest.approx(expected.item(), rel=1e-5)
+    assert out.stats["nll"] != pytest.approx(out.stats["loss_smoothed"])
     assert out.n_tokens == 3 + 1 + 5 + 3  # tokens plus one <eos> each
     correct = ((logits.argmax(-1) == targets) & (targets != PAD_ID)).sum()
     assert out.n_correct == int(correct)

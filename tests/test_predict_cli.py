@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from im2markup.cli.main import main
+from im2markup.data.handwriting.crohme import NORMALIZED_CROHME_TOKENS
 from im2markup.serving.predictor import Predictor, load_model
 from serving_fixtures import (
     TEST_IMAGE_IDS,
@@ -190,3 +191,16 @@ def test_installed_command_runs(model_dir: Path, images: list[Path], predictor: 
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == predictor.predict(images[4]).latex
+
+
+def test_crohme_flag_keeps_to_crohme_symbols(capsys, model_dir: Path, images: list[Path]):
+    status, free, _ = predict(capsys, "--model", str(model_dir), "--tokens", *map(str, images))
+    assert status == 0
+    status, kept, _ = predict(
+        capsys, "--model", str(model_dir), "--tokens", "--crohme", *map(str, images)
+    )
+    assert status == 0
+    free_tokens = {t for line in free.splitlines() for t in line.split("\t")[1].split()}
+    kept_tokens = {t for line in kept.splitlines() for t in line.split("\t")[1].split()}
+    assert free_tokens - NORMALIZED_CROHME_TOKENS  # these printed formulas need more symbols
+    assert kept_tokens and kept_tokens <= NORMALIZED_CROHME_TOKENS

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from im2markup.cli.main import main
+from im2markup.data.handwriting.render import render_handwritten
 
 
 @pytest.mark.latex
@@ -44,3 +47,41 @@ def test_render_rejects_an_unknown_style(tmp_path: Path, capsys: pytest.CaptureF
     formulas.write_text("x\n", encoding="utf-8")
     assert main(["render", str(formulas), str(tmp_path / "out"), "--style", "nope"]) == 2
     assert "unknown style 'nope'" in capsys.readouterr().err
+
+
+def _handwriting_fonts_installed() -> bool:
+    from im2markup.data.handwriting.fonts import available_fonts
+
+    try:
+        return bool(available_fonts())
+    except (RuntimeError, OSError):
+        return False
+
+
+@pytest.mark.latex
+@pytest.mark.skipif(
+    shutil.which("xelatex") is None or not _handwriting_fonts_installed(),
+    reason="xelatex or the handwriting fonts are not installed",
+)
+def test_render_handwritten_style(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    formulas = ["x ^ { 2 } + 1", "\\frac { a } { b }"]
+    path = tmp_path / "formulas.txt"
+    path.write_text("\n".join(formulas) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["render", str(path), str(out), "--style", "handwritten"]) == 0
+    assert "rendered 2 of 2 formulas" in capsys.readouterr().err
+    expected = render_handwritten(formulas, seed=0)
+    for k, result in enumerate(expected):
+        assert result.image is not None, result.error
+        pixels = np.asarray(Image.open(out / f"{k}.png"))
+        assert np.array_equal(pixels, np.asarray(result.image))
+        assert pixels.min() < 64 and np.mean(pixels > 192) > 0.5
+
+
+def test_render_refuses_thin_handwriting(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = tmp_path / "formulas.txt"
+    path.write_text("x\n", encoding="utf-8")
+    assert (
+        main(["render", str(path), str(tmp_path / "out"), "--style", "handwritten", "--thin"]) == 2
+    )
+    assert "handwritten style" in capsys.readouterr().err

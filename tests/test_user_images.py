@@ -15,12 +15,14 @@ from PIL import Image
 
 from im2markup.data.preprocess import ink_bbox
 from im2markup.data.user_images import (
+    ImageErrorKind,
     ImageInputError,
     _normalize,
     estimate_scale,
     load_user_image,
 )
 from im2markup.evaluation.image_metrics import compare_images
+from im2markup.serving.inputs import status_for
 
 pytestmark = pytest.mark.shared_data
 
@@ -68,27 +70,36 @@ def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
 def test_empty_file_is_refused(tmp_path: Path) -> None:
     empty = tmp_path / "empty.png"
     empty.write_bytes(b"")
-    with pytest.raises(ImageInputError, match="empty"):
-        load_user_image(empty)
-    with pytest.raises(ImageInputError, match="empty"):
-        load_user_image(b"")
+    for source in (empty, b""):
+        with pytest.raises(ImageInputError, match="empty") as info:
+            load_user_image(source)
+        assert info.value.kind == "empty"
+    with pytest.raises(ImageInputError, match=r"missing\.png") as info:
+        load_user_image(tmp_path / "missing.png")
+    assert info.value.kind == "unreadable"
 
 
 def test_truncated_and_foreign_files_are_refused(formula_png: bytes) -> None:
-    with pytest.raises(ImageInputError, match="corrupt or truncated"):
+    with pytest.raises(ImageInputError, match="corrupt or truncated") as info:
         load_user_image(formula_png[: len(formula_png) // 2])
-    with pytest.raises(ImageInputError, match="not an image"):
+    assert info.value.kind == "corrupt"
+    with pytest.raises(ImageInputError, match="not an image") as info:
         load_user_image(b"\\frac{a}{b} is a formula, not a picture of one")
-    with pytest.raises(ImageInputError, match="larger than the limit"):
+    assert info.value.kind == "not_image"
+    with pytest.raises(ImageInputError, match="larger than the limit") as info:
         load_user_image(formula_png, max_bytes=100)
+    assert info.value.kind == "too_large"
 
 
 def test_huge_image_is_refused_from_its_header() -> None:
     start = time.monotonic()
-    with pytest.raises(ImageInputError, match="pixels"):
+    # Large enough for Pillow's decompression-bomb guard, which fires before our own check.
+    with pytest.raises(ImageInputError, match="limit of 40000000 pixels") as info:
         load_user_image(png_header_only(20000, 20000))
-    with pytest.raises(ImageInputError, match="3000×3000"):
+    assert info.value.kind == "too_large"
+    with pytest.raises(ImageInputError, match="3000×3000") as info:
         load_user_image(png_header_only(3000, 3000), max_pixels=1_000_000)
+    assert info.value.kind == "too_large" and "limit" in info.value.reason
     assert time.monotonic() - start < 1.0  # nothing was decoded
 
 
@@ -101,8 +112,9 @@ def test_huge_image_is_refused_from_its_header() -> None:
     ],
 )
 def test_blank_images_have_no_ink(blank: Image.Image) -> None:
-    with pytest.raises(ImageInputError, match="no ink"):
+    with pytest.raises(ImageInputError, match="no ink") as info:
         load_user_image(blank)
+    assert info.value.kind == "no_ink"
 
 
 def mode_variants(formula: Image.Image) -> dict[str, bytes]:
@@ -214,3 +226,21 @@ def test_thin_screenshots_at_any_resolution_come_back_alike(im2latex_dir: Path) 
     # Thin strokes measure ~10% smaller than the bold training ones; the target sits between.
     assert all(0.95 < m < 1.3 for m in medians), medians
     assert abs(medians[0] / medians[1] - 1) < 0.1, medians
+
+
+@pytest.mark.parametrize(
+    ("kind", "status"),
+    [
+        ("too_large", 413),
+        ("not_image", 415),
+        ("unsupported", 415),
+        ("empty", 422),
+        ("corrupt", 422),
+        ("no_ink", 422),
+        ("unreadable", 422),
+    ],
+)
+def test_http_status_follows_the_kind_not_the_wording(kind: ImageErrorKind, status: int) -> None:
+    # A sentence that mentions other kinds' words must not change the status.
+    misleading = "not an image? more than the limit? unsupported?"
+    assert status_for(ImageInputError(misleading, kind)) == status

@@ -21,7 +21,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     parser.add_argument("predictions", nargs="?", type=Path, metavar="PREDICTIONS")
     gold = parser.add_mutually_exclusive_group()
-    gold.add_argument("--split", choices=SPLIT_NAMES, help="evaluate against this split")
+    gold.add_argument(
+        "--split", choices=SPLIT_NAMES, help="evaluate against this split (--suite: default test)"
+    )
     gold.add_argument("--gold", type=Path, metavar="FORMULAS", help="gold formulas, one a line")
     parser.add_argument("--images", type=Path, metavar="DIR", help="input images k.png (--gold)")
     parser.add_argument("--out", type=Path, metavar="DIR", help="output folder")
@@ -59,10 +61,14 @@ def run(args: argparse.Namespace) -> int:
             return 0
         if args.suite:
             from im2markup.evaluation.robustness import run_suite
+            from im2markup.evaluation.splits import load_split
 
             if args.model is None:
                 raise ValueError("--suite needs --model DIR")
-            table, out = run_suite(args.model, args.out, limit=args.limit, render=render)
+            split = load_split(args.split) if args.split else None
+            table, out = run_suite(
+                args.model, args.out, limit=args.limit, render=render, split=split
+            )
             print(f"{table}\n\nwrote {out}")
             return 0
         if args.predictions is None or not (args.split or args.gold):

@@ -41,6 +41,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="render the beam's candidates and keep the one that looks most like the image",
     )
     parser.add_argument(
+        "--crohme",
+        action="store_true",
+        help="write only CROHME's handwriting symbols (for handwritten formulas like CROHME's)",
+    )
+    parser.add_argument(
         "--batch-size", type=positive_int, default=16, metavar="N", help="images decoded together"
     )
     parser.add_argument(
@@ -65,4 +70,5 @@ def run(args: argparse.Namespace) -> int:
         output="json" if args.json else "tokens" if args.tokens else "latex",
         beam_size=args.beam,
         verify=args.verify,
+        crohme=args.crohme,
     )

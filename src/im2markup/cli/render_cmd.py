@@ -16,7 +16,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     parser.add_argument("formulas", type=Path, metavar="FORMULAS", help="text file, one per line")
     parser.add_argument("out_dir", type=Path, metavar="OUT_DIR")
-    parser.add_argument("--style", default="paper", help="template: paper (default) or shared")
+    parser.add_argument(
+        "--style",
+        default="paper",
+        help="paper (default), shared, or handwritten (synthetic pen strokes; needs xelatex "
+        "and the handwriting fonts)",
+    )
     size = parser.add_mutually_exclusive_group()
     size.add_argument(
         "--processed",

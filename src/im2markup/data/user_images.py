@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import io
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -50,12 +51,22 @@ _MAX_ASPECT = 2.5
 _MEASURE_MAX_SIDE = 1200
 
 
-class ImageInputError(ValueError):
-    """A user image that cannot be used; `reason` says why."""
+# What went wrong, for callers that act on it (the HTTP API's status codes) without parsing
+# the sentence: `unreadable` (the file cannot be opened), `too_large` (over a size limit),
+# `empty` (no bytes or no pixels), `not_image` (no known image format), `unsupported` (an image
+# mode that cannot become gray), `corrupt` (a known format, damaged), `no_ink` (blank).
+ImageErrorKind = Literal[
+    "unreadable", "too_large", "empty", "not_image", "unsupported", "corrupt", "no_ink"
+]
 
-    def __init__(self, reason: str):
+
+class ImageInputError(ValueError):
+    """A user image that cannot be used; `reason` says why in words, `kind` in one word."""
+
+    def __init__(self, reason: str, kind: ImageErrorKind):
         super().__init__(reason)
         self.reason = reason
+        self.kind: ImageErrorKind = kind
 
 
 def load_user_image(
@@ -75,7 +86,9 @@ def load_user_image(
         if factor is not None and abs(factor - 1.0) > 0.03:
             factor = max(factor, 1 / MAX_UPSCALE)
             if gray.size / factor**2 > max_pixels:
-                raise ImageInputError("the formula is too large once brought to the model's scale")
+                raise ImageInputError(
+                    "the formula is too large once brought to the model's scale", "too_large"
+                )
             gray = _crop_to_ink(_resize(gray, 1.0 / factor))
     return pad(Image.fromarray(gray), PAD // FACTOR)
 
@@ -83,7 +96,7 @@ def load_user_image(
 def _crop_to_ink(gray: np.ndarray) -> np.ndarray:
     box = ink_bbox(gray, white=_INK_LEVEL)
     if box is None:
-        raise ImageInputError("the image has no ink: it is blank or nearly uniform")
+        raise ImageInputError("the image has no ink: it is blank or nearly uniform", "no_ink")
     left, top, right, bottom = box
     return gray[top:bottom, left:right]
 
@@ -100,36 +113,43 @@ def _open(source: str | Path | bytes | Image.Image, max_bytes: int, max_pixels: 
         try:
             size = path.stat().st_size
         except OSError as error:
-            raise ImageInputError(f"cannot read {path.name}: {error.strerror}") from None
+            reason = f"cannot read {path.name}: {error.strerror}"
+            raise ImageInputError(reason, "unreadable") from None
         if size > max_bytes:
-            raise ImageInputError(f"file of {size} bytes is larger than the limit of {max_bytes}")
+            reason = f"file of {size} bytes is larger than the limit of {max_bytes}"
+            raise ImageInputError(reason, "too_large")
         data = path.read_bytes()
     if not data:
-        raise ImageInputError("the file is empty (0 bytes)")
+        raise ImageInputError("the file is empty (0 bytes)", "empty")
     if len(data) > max_bytes:
-        raise ImageInputError(f"file of {len(data)} bytes is larger than the limit of {max_bytes}")
+        reason = f"file of {len(data)} bytes is larger than the limit of {max_bytes}"
+        raise ImageInputError(reason, "too_large")
     try:
         image = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError:
-        raise ImageInputError(f"the image has more than {max_pixels} pixels") from None
+        reason = f"the image has more than the limit of {max_pixels} pixels"
+        raise ImageInputError(reason, "too_large") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        raise ImageInputError("not an image, or an unsupported image format") from None
+        reason = "not an image, or an unsupported image format"
+        raise ImageInputError(reason, "not_image") from None
     _check_pixels(image.size, max_pixels)
     try:
         image.load()
     except (OSError, SyntaxError, ValueError, EOFError) as error:
-        raise ImageInputError(f"the image file is corrupt or truncated ({error})") from None
+        reason = f"the image file is corrupt or truncated ({error})"
+        raise ImageInputError(reason, "corrupt") from None
     return image
 
 
 def _check_pixels(size: tuple[int, int], max_pixels: int) -> None:
     width, height = size
     if width <= 0 or height <= 0:
-        raise ImageInputError(f"the image has no pixels ({width}×{height})")
+        raise ImageInputError(f"the image has no pixels ({width}×{height})", "empty")
     if width * height > max_pixels:
         raise ImageInputError(
             f"the image is {width}×{height} = {width * height} pixels, "
-            f"more than the limit of {max_pixels}"
+            f"more than the limit of {max_pixels}",
+            "too_large",
         )
 
 
@@ -147,7 +167,7 @@ def _to_gray(image: Image.Image) -> np.ndarray:
     try:
         return np.asarray(image.convert("L"))
     except (ValueError, OSError):
-        raise ImageInputError(f"unsupported image mode {mode}") from None
+        raise ImageInputError(f"unsupported image mode {mode}", "unsupported") from None
 
 
 def _deep_to_gray(values: np.ndarray) -> np.ndarray:
@@ -209,7 +229,7 @@ def _normalize(gray: np.ndarray) -> np.ndarray:
     count = min(5, darkness.size)
     peak = float(np.partition(darkness, darkness.size - count)[darkness.size - count])
     if peak < MIN_CONTRAST:
-        raise ImageInputError("the image has no ink: it is blank or nearly uniform")
+        raise ImageInputError("the image has no ink: it is blank or nearly uniform", "no_ink")
     stretched = 255.0 - np.clip(darkness.reshape(gray.shape) * (255.0 / peak), 0, 255)
     stretched[stretched > 242] = 255  # paper noise (JPEG, scanner) becomes paper
     return np.rint(stretched).astype(np.uint8)

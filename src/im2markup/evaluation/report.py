@@ -22,20 +22,34 @@ COLUMNS = (
     ("image_match", "match"),
     ("image_match_nows", "match −ws"),
 )
+# CROHME's table: expression rate, within one and two token errors, and BLEU.
+CROHME_COLUMNS = (
+    ("expression_rate", "ExpRate"),
+    ("expression_rate_le1", "≤1 error"),
+    ("expression_rate_le2", "≤2 errors"),
+    ("bleu", "BLEU"),
+)
 
 
 def fmt(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}"
 
 
+def columns(rows: Sequence[tuple[str, dict]]) -> tuple[tuple[str, str], ...]:
+    """CROHME's columns when every row has expression rates, else the paper's."""
+    crohme = bool(rows) and all("expression_rate" in metrics for _, metrics in rows)
+    return CROHME_COLUMNS if crohme else COLUMNS
+
+
 def metrics_table(rows: Sequence[tuple[str, dict]]) -> str:
-    """Markdown table in the paper's layout, one row per (label, metrics)."""
+    """Markdown table in the paper's (or CROHME's) layout, one row per (label, metrics)."""
+    shown = columns(rows)
     lines = [
-        "| | " + " | ".join(title for _, title in COLUMNS) + " |",
-        "| --- |" + " ---: |" * len(COLUMNS),
+        "| | " + " | ".join(title for _, title in shown) + " |",
+        "| --- |" + " ---: |" * len(shown),
     ]
     for label, metrics in rows:
-        values = " | ".join(fmt(metrics.get(key)) for key, _ in COLUMNS)
+        values = " | ".join(fmt(metrics.get(key)) for key, _ in shown)
         lines.append(f"| {label} | {values} |")
     return "\n".join(lines)
 
@@ -94,10 +108,11 @@ def _group_html(rows: Sequence[GroupScore]) -> str:
 
 
 def metrics_html(rows: Sequence[tuple[str, dict]]) -> str:
-    head = "<tr><th></th>" + "".join(f"<th>{t}</th>" for _, t in COLUMNS) + "</tr>"
+    shown = columns(rows)
+    head = "<tr><th></th>" + "".join(f"<th>{t}</th>" for _, t in shown) + "</tr>"
     body = "".join(
         f"<tr><td>{html.escape(label)}</td>"
-        + "".join(f"<td>{fmt(m.get(k))}</td>" for k, _ in COLUMNS)
+        + "".join(f"<td>{fmt(m.get(k))}</td>" for k, _ in shown)
         + "</tr>"
         for label, m in rows
     )

@@ -43,12 +43,13 @@ def run_suite(
     device: str = "cpu",
 ) -> tuple[str, Path]:
     """Run the transforms (all, or those named) over the test split (or `split`); returns the
-    table and the output folder."""
+    table and the output folder. A CROHME split is decoded with CROHME's symbols only."""
     from im2markup.serving.predictor import load_model
 
     render = render or RenderOptions()
-    predictor = load_model(model_dir, device, beam_size=beam_size)
     split = (split or load_split("test")).head(limit)
+    crohme = split.crohme_golds is not None
+    predictor = load_model(model_dir, device, beam_size=beam_size, crohme=crohme)
     out_dir = out_dir or cache_dir() / "evaluations" / f"robustness-{Path(model_dir).name}"
     unknown = sorted(set(transforms or ()) - set(TRANSFORMS))
     if unknown:
@@ -135,7 +136,9 @@ def _add_attention(
             pixels = prepare_image(image, predictor.limits)
         except ImageInputError:
             continue
-        explanation = explain(predictor.model, predictor.vocab, pixels, predictor.beam_size)
+        explanation = explain(
+            predictor.model, predictor.vocab, pixels, predictor.beam_size, predictor.allowed_tokens
+        )
         strip, _ = write_visualization(
             Image.fromarray(pixels), explanation, files_dir, str(item["index"])
         )

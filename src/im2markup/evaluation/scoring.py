@@ -10,6 +10,10 @@ edit distance (`n_render_failed_pred` counts the unrenderable ones among the sco
 Items whose gold does not render are left out of the image metrics (the authors' script iterates
 over the rendered gold images) and counted in `n_render_failed_gold`; this does not depend on
 the predictions, so it cannot be used to raise a score.
+
+A CROHME split is also scored as CROHME scores: each prediction, turned into CROHME tokens, is
+compared with the gold caption for the expression rates (exact, at most one or two token
+errors).
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
+from im2markup.data.handwriting.crohme import from_normalized
+from im2markup.data.handwriting.crohme_metrics import expression_rates
 from im2markup.data.preprocess import process_rendered
 from im2markup.evaluation.image_diff import diff_overlay
 from im2markup.evaluation.image_metrics import ImageComparison, aggregate, compare_images
@@ -77,6 +83,11 @@ def score_predictions(
         "n_missing_pred": sum(p is None for p in predictions),
         "n_empty_pred": sum(p is not None and not p for p in predictions),
     }
+    if split.crohme_golds is not None:
+        rates = expression_rates([from_normalized(p) for p in preds], split.crohme_golds)
+        metrics["expression_rate"] = rates.exact
+        metrics["expression_rate_le1"] = rates.within_1
+        metrics["expression_rate_le2"] = rates.within_2
     if images:
         metrics.update(_image_metrics(split, items, render, files_dir))
     else:

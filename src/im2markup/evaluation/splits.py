@@ -9,7 +9,9 @@
   the split exists before any build), normalized, rendered in the paper's template; items are
   named after their line in the validation file (`k.png`, as the shared validation images).
 * `crohme2014` — the 986 CROHME 2014 test captions in the normalized token form, with the test
-  bitmaps; gold rendered in the paper's template.
+  bitmaps made model-ready (inverted, cropped, padded, halved); gold rendered in the paper's
+  template. It keeps the CROHME captions too, so scoring adds CROHME's expression rates and
+  decoding keeps to the CROHME symbols.
 * a formula file (`--gold`) — one gold formula per line, item k named `k.png`; inputs from an
   optional images folder.
 """
@@ -34,13 +36,17 @@ InputImage = Callable[[int], Image.Image | None]
 
 @dataclass
 class Split:
-    """The gold side of an evaluation; `input_image(k)` is None when item k has no input image."""
+    """The gold side of an evaluation; `input_image(k)` is None when item k has no input image.
+
+    `crohme_golds` (the CROHME splits only) are the gold captions in CROHME's own tokens.
+    """
 
     name: str
     golds: list[str]
     names: list[str]
     style: str
     input_image: InputImage
+    crohme_golds: list[list[str]] | None = None
 
     def __len__(self) -> int:
         return len(self.golds)
@@ -51,7 +57,10 @@ class Split:
             return self
         if n < 1:
             raise ValueError(f"a split of {n} items is empty")
-        return Split(self.name, self.golds[:n], self.names[:n], self.style, self.input_image)
+        crohme = None if self.crohme_golds is None else self.crohme_golds[:n]
+        return Split(
+            self.name, self.golds[:n], self.names[:n], self.style, self.input_image, crohme
+        )
 
 
 def load_split(name: str) -> Split:
@@ -108,23 +117,19 @@ def _val() -> Split:
 
 def _crohme2014() -> Split:
     from im2markup.data.handwriting.crohme import to_normalized
+    from im2markup.data.handwriting.crohme_reader import load_crohme2014_test
 
-    crohme = shared_data_dir() / "crohme"
-    ids: list[str] = []
-    golds: list[str] = []
-    for line in _read_lines(crohme / "test_caption.txt"):
-        if not line:
-            continue
-        item_id, _, caption = line.partition("\t")
-        try:
-            tokens = to_normalized(caption.split())
-        except ValueError:
-            tokens = caption.split()
-        ids.append(item_id)
-        golds.append(" ".join(tokens))
-    names = [f"{item_id}_0.bmp" for item_id in ids]
-    archive = _TarImages(crohme / "crohme2014_test_images.tar.gz")
-    return Split("crohme2014", golds, names, "paper", lambda k: archive.get(names[k]))
+    samples = load_crohme2014_test(shared_data_dir())
+    names = [f"{sample.id}_0.bmp" for sample in samples]
+    golds = [" ".join(to_normalized(sample.tokens)) for sample in samples]
+    return Split(
+        "crohme2014",
+        golds,
+        names,
+        "paper",
+        lambda k: samples[k].image,
+        [sample.tokens for sample in samples],
+    )
 
 
 def _no_images(_: int) -> None:

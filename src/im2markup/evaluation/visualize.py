@@ -38,13 +38,20 @@ class Visualization:
 
 
 def explain(
-    model: ImageToMarkupModel, vocab: Vocab, pixels: np.ndarray, beam_size: int = 5
+    model: ImageToMarkupModel,
+    vocab: Vocab,
+    pixels: np.ndarray,
+    beam_size: int = 5,
+    allowed_tokens: torch.Tensor | None = None,
 ) -> Explanation:
-    """Decode one model-ready image (`uint8` H×W; model in eval mode), keeping attention."""
+    """Decode one model-ready image (`uint8` H×W; model in eval mode), keeping attention
+    (only `allowed_tokens`, when given, as the predictor decodes)."""
     device = next(model.parameters()).device
     batch = torch.tensor(np.asarray(pixels, dtype=np.uint8)[None, None], device=device)
     with torch.inference_mode():
-        hyp = model.decode(batch, beam_size=beam_size, keep_attention=True)[0]
+        hyp = model.decode(
+            batch, beam_size=beam_size, keep_attention=True, allowed_tokens=allowed_tokens
+        )[0]
     if hyp.attention is None:
         raise ValueError(f"{type(model).__name__} keeps no attention to show (e.g. a CTC model)")
     steps, tokens = [], []

@@ -15,7 +15,12 @@ from torch import Tensor, nn
 
 @dataclass
 class LossOutput:
-    """Mean loss per target token plus the counts a trainer aggregates over batches."""
+    """Mean loss per target token plus the counts a trainer aggregates over batches.
+
+    `stats["nll"]` is the mean negative log-likelihood per target token without label
+    smoothing or auxiliary terms, so that exp of it is the perplexity; `loss` is what is
+    optimized (label smoothing, REINFORCE terms).
+    """
 
     loss: Tensor
     n_tokens: int
@@ -57,10 +62,13 @@ class ImageToMarkupModel(nn.Module, abc.ABC):
         max_len: int | None = None,
         length_penalty: float = 0.0,
         keep_attention: bool = False,
+        allowed_tokens: Tensor | None = None,
     ) -> list[Hypothesis]:
         """One hypothesis per image; call `eval()` first (batch norm and dropout follow the mode).
 
-        Nothing is stored on the module, so one model may serve concurrent requests.
+        `allowed_tokens` (boolean, one entry per vocabulary id) restricts the output to the ids
+        it marks True: the others get −∞ logits. Nothing is stored on the module, so one model
+        may serve concurrent requests.
         """
 
     def forward(self, batch: dict[str, Tensor]) -> LossOutput:

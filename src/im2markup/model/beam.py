@@ -17,7 +17,7 @@ from torch import Tensor
 from im2markup.data.vocab import BOS_ID, EOS_ID
 from im2markup.model.attention import AttentionMemory, AttentionOutput
 from im2markup.model.base import Hypothesis, length_normalized
-from im2markup.model.decoding import Stepper
+from im2markup.model.decoding import Stepper, restrict
 
 
 @dataclass
@@ -91,8 +91,10 @@ def beam_search(
     max_len: int,
     length_penalty: float = 0.0,
     keep_attention: bool = False,
+    allowed_tokens: Tensor | None = None,
 ) -> list[Hypothesis]:
-    """The best hypothesis per image, with the image's k-best list in `n_best`."""
+    """The best hypothesis per image, with the image's k-best list in `n_best`; only ids of
+    `allowed_tokens` (a checked mask, see `decoding.check_allowed`) when given."""
     if beam_size < 1 or max_len < 1:
         raise ValueError(f"beam_size and max_len must be at least 1, got {beam_size}, {max_len}")
     k = beam_size
@@ -110,7 +112,7 @@ def beam_search(
     for t in range(max_len):
         result = stepper.step(tokens, state, memory)
         active = len(sources)
-        log_probs = result.log_probs.double().view(active, k, -1)
+        log_probs = restrict(result.log_probs, allowed_tokens).double().view(active, k, -1)
         vocab = log_probs.size(-1)
         top_scores, top_index = (scores.unsqueeze(-1) + log_probs).view(active, -1).topk(2 * k)
         origin, token = top_index // vocab, top_index % vocab

@@ -16,6 +16,7 @@ from im2markup.data.vocab import BOS_ID, EOS_ID, PAD_ID
 from im2markup.model.base import Hypothesis, ImageToMarkupModel, LossOutput, length_normalized
 from im2markup.model.config import ModelConfig
 from im2markup.model.ctc_search import greedy_collapse, prefix_beam_search
+from im2markup.model.decoding import check_allowed, restrict
 from im2markup.model.encoder import CNNEncoder
 
 BLANK_ID = PAD_ID
@@ -64,7 +65,7 @@ class CTCModel(ImageToMarkupModel):
         real = positions.unsqueeze(0) < target_lengths.unsqueeze(1)
         n_correct = int(((paths[:, :width] == targets[:, :width]) & real[:, :width]).sum())
         too_long = int((target_lengths > n_frames).sum())
-        stats = {"ctc_unalignable": float(too_long)}
+        stats = {"nll": float(loss.detach()), "ctc_unalignable": float(too_long)}
         return LossOutput(loss, n_tokens, n_correct, stats)
 
     @torch.no_grad()
@@ -75,14 +76,23 @@ class CTCModel(ImageToMarkupModel):
         max_len: int | None = None,
         length_penalty: float = 0.0,
         keep_attention: bool = False,
+        allowed_tokens: Tensor | None = None,
     ) -> list[Hypothesis]:
-        """Greedy (collapse repeats, drop blanks) or prefix beam search; no attention."""
+        """Greedy (collapse repeats, drop blanks) or prefix beam search; no attention.
+
+        With `allowed_tokens`, every frame is renormalized over the allowed ids and the blank.
+        """
         if beam_size < 1:
             raise ValueError(f"beam_size must be at least 1, got {beam_size}")
         max_len = self.cfg.max_len if max_len is None else max_len
+        allowed = check_allowed(allowed_tokens, self.out.out_features // self.frames, images.device)
         log_probs = self.frame_log_probs(images)
         # <bos> and <eos> are never CTC labels; rule them out before searching.
         log_probs[..., [BOS_ID, EOS_ID]] = float("-inf")
+        if allowed is not None:
+            allowed = allowed.clone()
+            allowed[BLANK_ID] = True
+            log_probs = restrict(log_probs, allowed)
         if beam_size > 1:
             return [
                 prefix_beam_search(row.cpu(), beam_size, BLANK_ID, max_len, length_penalty)

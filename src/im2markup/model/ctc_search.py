@@ -53,7 +53,7 @@ def prefix_beam_search(
     beams: dict[tuple[int, ...], tuple[float, float]] = {(): (0.0, -math.inf)}
     for t, frame in enumerate(frames):
         labels = zip(top_values[t].tolist(), top_labels[t].tolist(), strict=True)
-        labels = [(value, label) for value, label in labels if label != blank]
+        labels = [(v, label) for v, label in labels if label != blank and v != -math.inf]
         grown: dict[tuple[int, ...], list[float]] = defaultdict(lambda: [-math.inf, -math.inf])
         for prefix, (ends_blank, ends_label) in beams.items():
             total = _logsumexp(ends_blank, ends_label)

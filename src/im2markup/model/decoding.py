@@ -2,7 +2,9 @@
 
 A search drives a `Stepper` (`init_state`, `step`); it never touches module attributes, so
 decoding is re-entrant. Rows whose formula is finished are dropped from the batch at once,
-so a batch costs as many steps as its longest formula, on fewer and fewer rows.
+so a batch costs as many steps as its longest formula, on fewer and fewer rows. A search may
+be restricted to some tokens (`allowed_tokens`, e.g. the CROHME symbol set): the others get
+−∞ logits, i.e. the step's distribution is renormalized over the allowed ids.
 """
 
 from __future__ import annotations
@@ -70,6 +72,29 @@ class StepTrace:
         )
 
 
+def check_allowed(allowed: Tensor | None, vocab_size: int, device: torch.device) -> Tensor | None:
+    """`allowed` on `device`, once checked to be a boolean mask over the vocabulary that allows
+    at least one id (a mask of another vocabulary would silently allow the wrong tokens)."""
+    if allowed is None:
+        return None
+    if allowed.dtype != torch.bool or tuple(allowed.shape) != (vocab_size,):
+        raise ValueError(
+            f"allowed_tokens must be a boolean mask of shape ({vocab_size},), "
+            f"got {allowed.dtype} of shape {tuple(allowed.shape)}"
+        )
+    if not bool(allowed.any()):
+        raise ValueError("allowed_tokens allows no token at all")
+    return allowed.to(device)
+
+
+def restrict(log_probs: Tensor, allowed: Tensor | None) -> Tensor:
+    """Log-probabilities `…×V` renormalized over the `allowed` ids, the others −∞ (as if their
+    logits were −∞); unchanged without a mask."""
+    if allowed is None:
+        return log_probs
+    return torch.log_softmax(log_probs.masked_fill(~allowed, float("-inf")), dim=-1)
+
+
 @torch.no_grad()
 def greedy_search(
     stepper: Stepper,
@@ -77,8 +102,10 @@ def greedy_search(
     max_len: int,
     length_penalty: float = 0.0,
     keep_attention: bool = False,
+    allowed_tokens: Tensor | None = None,
 ) -> list[Hypothesis]:
-    """Arg-max token at every step until `<eos>` or `max_len` tokens."""
+    """Arg-max token at every step until `<eos>` or `max_len` tokens (among `allowed_tokens`,
+    a checked mask, see `check_allowed`, when given)."""
     if max_len < 1:
         raise ValueError(f"max_len must be at least 1, got {max_len}")
     batch = memory.batch_size
@@ -91,7 +118,7 @@ def greedy_search(
     state = stepper.init_state(memory)
     for t in range(max_len):
         result = stepper.step(tokens, state, memory)
-        best, tokens = result.log_probs.max(dim=-1)
+        best, tokens = restrict(result.log_probs, allowed_tokens).max(dim=-1)
         scores[active] += best.double()
         trace.record(active, t, tokens, result.attention)
         state = result.state

@@ -17,7 +17,7 @@ from im2markup.model.base import Hypothesis, ImageToMarkupModel, LossOutput
 from im2markup.model.beam import beam_search
 from im2markup.model.config import ModelConfig
 from im2markup.model.decoder import Decoder, DecoderState, StepResult
-from im2markup.model.decoding import greedy_search
+from im2markup.model.decoding import check_allowed, greedy_search
 from im2markup.model.encoder import CNNEncoder, CoarseCNN
 from im2markup.model.reinforce import reinforce_loss
 from im2markup.model.row_encoder import RowEncoder
@@ -82,16 +82,24 @@ class Seq2Seq(ImageToMarkupModel):
         sample = self.hard and self.training
         logits, records = self.decoder.teacher_force(inputs, memory, sample=sample)
         logits = logits.float()
-        nll = F.cross_entropy(
-            logits.flatten(0, 1),
-            targets.flatten(),
+        flat_logits, flat_targets = logits.flatten(0, 1), targets.flatten()
+        smoothing = self.cfg.label_smoothing
+        loss = F.cross_entropy(
+            flat_logits,
+            flat_targets,
             ignore_index=PAD_ID,
-            label_smoothing=self.cfg.label_smoothing,
+            label_smoothing=smoothing,
             reduction="sum",
         ) / max(n_tokens, 1)
+        nll = loss.detach()
+        if smoothing:
+            # Perplexity is defined by the plain likelihood, not the smoothed training target.
+            with torch.no_grad():
+                nll = F.cross_entropy(
+                    flat_logits, flat_targets, ignore_index=PAD_ID, reduction="sum"
+                ) / max(n_tokens, 1)
         n_correct = int(((logits.argmax(-1) == targets) & mask).sum())
-        stats = {"nll": float(nll.detach())}
-        loss = nll
+        stats = {"nll": float(nll), "loss_smoothed": float(loss.detach())}
         if self.hard:
             gold = F.log_softmax(logits, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
             policy, policy_stats = reinforce_loss(
@@ -117,9 +125,13 @@ class Seq2Seq(ImageToMarkupModel):
         max_len: int | None = None,
         length_penalty: float = 0.0,
         keep_attention: bool = False,
+        allowed_tokens: Tensor | None = None,
     ) -> list[Hypothesis]:
         max_len = self.cfg.max_len if max_len is None else max_len
+        allowed = check_allowed(allowed_tokens, self.decoder.out.out_features, images.device)
         memory = self.encode(images)
         if beam_size == 1:
-            return greedy_search(self, memory, max_len, length_penalty, keep_attention)
-        return beam_search(self, memory, beam_size, max_len, length_penalty, keep_attention)
+            return greedy_search(self, memory, max_len, length_penalty, keep_attention, allowed)
+        return beam_search(
+            self, memory, beam_size, max_len, length_penalty, keep_attention, allowed
+        )

@@ -164,7 +164,7 @@ def _predict(
         [upload.data], beam_size=beam, attention=attention, verify=verify
     )
     if isinstance(prediction, FailedPrediction):
-        raise ImageInputError(prediction.error)
+        raise ImageInputError(prediction.error, prediction.kind)
     image, error = render_prediction(prediction.latex, predictor.limits) if render else (None, None)
     return to_response(upload.name, prediction, image, error, with_input=attention or render)
 

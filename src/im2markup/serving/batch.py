@@ -68,14 +68,18 @@ def predict_command(
     output: str = "latex",
     beam_size: int | None = None,
     verify: bool = False,
+    crohme: bool = False,
 ) -> int:
     """`im2markup predict`: load the model, then `predict_files`; set-up problems (no model,
-    no LaTeX for `verify`) are reported on stderr with status 2."""
+    no LaTeX for `verify`) are reported on stderr with status 2. `crohme` keeps the output to
+    CROHME's symbols."""
     from im2markup.data.render import RenderError
     from im2markup.data.render.compile import require_programs
 
     try:
-        predictor = load_model(model, device=device, threads=threads, batch_size=batch_size)
+        predictor = load_model(
+            model, device=device, threads=threads, batch_size=batch_size, crohme=crohme
+        )
         if verify:
             require_programs()
     except (FileNotFoundError, ValueError, RuntimeError) as err:

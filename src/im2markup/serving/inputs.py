@@ -48,11 +48,10 @@ def native_image(source: ImageSource, limits: Limits) -> np.ndarray:
     return np.asarray(image)
 
 
+_STATUS: dict[str, int] = {"too_large": 413, "not_image": 415, "unsupported": 415}
+
+
 def status_for(error: ImageInputError) -> int:
-    """413 for sizes over a limit, 415 for data that is not an image, 422 otherwise (empty,
-    corrupt, blank)."""
-    if "limit" in error.reason or "more than" in error.reason:
-        return 413
-    if "not an image" in error.reason or "unsupported" in error.reason:
-        return 415
-    return 422
+    """413 for sizes over a limit, 415 for data that is not an image (or an image mode that
+    cannot be read), 422 otherwise (empty, corrupt, blank, unreadable)."""
+    return _STATUS.get(error.kind, 422)

@@ -17,7 +17,8 @@ import torch
 from PIL import Image
 
 from im2markup.data.detokenizer import detokenize
-from im2markup.data.user_images import ImageInputError
+from im2markup.data.handwriting.crohme import crohme_mask
+from im2markup.data.user_images import ImageErrorKind, ImageInputError
 from im2markup.data.vocab import Vocab
 from im2markup.model.base import Hypothesis, ImageToMarkupModel
 from im2markup.serving.inputs import ImageSource, describe, native_image, prepare_image
@@ -54,11 +55,13 @@ class Prediction:
 
 @dataclass(frozen=True)
 class FailedPrediction:
-    """An image that could not be read: `error` says why, `source` which image it was."""
+    """An image that could not be read: `error` says why, `source` which image it was, `kind`
+    what went wrong (see `user_images.ImageErrorKind`)."""
 
     error: str
     source: str = ""
     seconds: float = 0.0
+    kind: ImageErrorKind = "unreadable"
 
     @property
     def ok(self) -> bool:
@@ -79,7 +82,10 @@ class _Prepared:
 
 
 class Predictor:
-    """A loaded model with everything needed to go from an image to LaTeX."""
+    """A loaded model with everything needed to go from an image to LaTeX.
+
+    `crohme` keeps the output to the symbols of CROHME's handwritten formulas (`crohme_mask`).
+    """
 
     def __init__(
         self,
@@ -93,6 +99,7 @@ class Predictor:
         limits: Limits | None = None,
         verify_styles: tuple[str, ...] | None = None,
         name: str = "model",
+        crohme: bool = False,
     ):
         self.model = model.eval()
         self.vocab = vocab
@@ -103,6 +110,7 @@ class Predictor:
         self.limits = limits or Limits()
         self.verify_styles = verify_styles
         self.name = name
+        self.allowed_tokens = crohme_mask(vocab).to(self.device) if crohme else None
 
     def predict(
         self,
@@ -121,7 +129,7 @@ class Predictor:
             [source], beam_size=beam_size, attention=attention, verify=verify
         )[0]
         if isinstance(result, FailedPrediction):
-            raise ImageInputError(f"{result.source}: {result.error}")
+            raise ImageInputError(f"{result.source}: {result.error}", result.kind)
         return result
 
     def predict_batch(
@@ -170,7 +178,7 @@ class Predictor:
                 native = native_image(source, self.limits) if verify else None
             except ImageInputError as err:
                 seconds = time.perf_counter() - start
-                results[i] = FailedPrediction(str(err), describe(source), seconds)
+                results[i] = FailedPrediction(str(err), describe(source), seconds, err.kind)
             else:
                 ready[i] = _Prepared(pixels, native, time.perf_counter() - start)
         for group in self._groups(ready):
@@ -202,6 +210,7 @@ class Predictor:
                 beam_size=beam_size,
                 max_len=self.max_len,
                 keep_attention=attention,
+                allowed_tokens=self.allowed_tokens,
             )
         predictions = []
         for image, hyp in zip(images, hypotheses, strict=True):
@@ -277,7 +286,7 @@ def load_model(
     `threads` sets PyTorch's CPU threads for the whole process: decoding runs many small
     steps, and on a busy machine two threads that wait for each other are many times slower
     than one (see `benchmarks/README.md`). Other keyword arguments go to `Predictor`
-    (`beam_size`, `batch_size`, `max_len`, `limits`, `verify_styles`).
+    (`beam_size`, `batch_size`, `max_len`, `limits`, `verify_styles`, `crohme`).
     """
     from im2markup.model.io import load_model_dir
 

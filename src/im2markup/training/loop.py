@@ -183,7 +183,7 @@ class Trainer:
             self.optimizer.step()
         self.schedule.step()
         n = float(out.n_tokens)
-        nll = out.stats.get("nll", float(out.loss.detach()))
+        nll = out.stats["nll"]
         return nll * n, n, float(out.n_correct), float(norm)
 
     def _validate(self, for_schedule: bool) -> None:

@@ -22,7 +22,8 @@ from im2markup.evaluation.metrics import corpus_bleu, token_match_rate
 
 @dataclass(frozen=True)
 class ValidationResult:
-    """Validation figures; percentages are in [0, 100]."""
+    """Validation figures; percentages are in [0, 100]. `loss` is the mean token NLL without
+    label smoothing (`LossOutput.stats["nll"]`), `perplexity` its exp."""
 
     loss: float
     perplexity: float
@@ -111,7 +112,7 @@ def validate(
             with autocast():
                 out = model.training_loss(batch)
             n = float(out.n_tokens)
-            nll += float(out.stats.get("nll", out.loss)) * n
+            nll += out.stats["nll"] * n
             tokens += n
             correct += float(out.n_correct)
             loss_images += len(batch["ids"])
