@@ -6,7 +6,8 @@ cd "$(dirname "$0")"
 
 DEBIAN_PACKAGES=(
   texlive-latex-base texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended
-  ghostscript dvipng poppler-utils chromium
+  texlive-xetex ghostscript dvipng poppler-utils chromium
+  fonts-dkg-handwriting fonts-breip fonts-bwht fonts-femkeklaver fonts-humor-sans fonts-rufscript
 )
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do

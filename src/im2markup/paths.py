@@ -14,7 +14,7 @@ REPO_ROOT = PACKAGE_DIR.parents[1]
 
 
 def shared_data_dir() -> Path:
-    """The read-only shared data (`IM2MARKUP_SHARED_DATA`, else `../shared/data` beside the repo)."""
+    """The read-only shared data (`IM2MARKUP_SHARED_DATA`, else `../shared/data`)."""
     env = os.environ.get("IM2MARKUP_SHARED_DATA")
     if env:
         return Path(env)
@@ -48,6 +48,6 @@ def runs_dir() -> Path:
 
 
 def models_dir() -> Path:
-    """Committed model weights shipped with the package (`IM2MARKUP_MODELS`, else `<repo>/models`)."""
+    """Committed model weights (`IM2MARKUP_MODELS`, else `<repo>/models`)."""
     env = os.environ.get("IM2MARKUP_MODELS")
     return Path(env) if env else REPO_ROOT / "models"

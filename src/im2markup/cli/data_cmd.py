@@ -1,13 +1,177 @@
-"""`im2markup data`."""
+"""`im2markup data mine|clean|build|stats|pseudo-label`: the training data pipeline."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from pathlib import Path
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    return sub.add_parser("data", help="(not yet available)")
+    parser = sub.add_parser("data", help="mine formulas, clean corpora, build the packed dataset")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    mine = actions.add_parser("mine", help="extract display formulas from LaTeX sources")
+    mine.add_argument("sources", nargs="+", type=Path, help=".tex files, folders, .gz/.tar.gz")
+    mine.add_argument("-o", "--output", type=Path, required=True, help="formulas, one per line")
+    clean = actions.add_parser("clean", help="the cleaned, normalized, test-free formula pool")
+    _common(clean)
+    clean.add_argument("-o", "--output", type=Path, required=True, help="pool TSV to write")
+    clean.add_argument("--no-render", action="store_true", help="skip the render check")
+    build = actions.add_parser("build", help="render and pack train/val/test splits")
+    _common(build)
+    build.add_argument("--name", default="im2latex-v1", help="dataset name (default im2latex-v1)")
+    build.add_argument("--out", type=Path, help="output folder (default <data dir>/NAME)")
+    build.add_argument(
+        "--styles",
+        default="paper,shared",
+        help="training render styles, each optionally with the fraction of the pool it renders "
+        "(e.g. paper,shared:0.5)",
+    )
+    pseudo = actions.add_parser(
+        "pseudo-label", help="label the unlabeled shared images, keeping render-verified labels"
+    )
+    pseudo.add_argument("--model", type=Path, required=True, help="trained model directory")
+    pseudo.add_argument(
+        "--images", type=Path, nargs="+", help="image tars (default: the unlabeled training tars)"
+    )
+    pseudo.add_argument(
+        "--out", type=Path, help="labels TSV, appended to (default <data dir>/pseudo-labels.tsv)"
+    )
+    pseudo.add_argument("--limit", type=int, help="only the first N images (done ones included)")
+    pseudo.add_argument("--beam", type=int, default=5, help="beam for images greedy fails (5)")
+    pseudo.add_argument("--batch-size", type=int, default=16, help="images decoded at once")
+    pseudo.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    pseudo.add_argument("--threads", type=int, help="PyTorch CPU threads")
+    pseudo.add_argument("--workers", type=int, default=2, help="render batches at once")
+    stats = actions.add_parser("stats", help="closeness of a built pool to the validation set")
+    stats.add_argument("--data", type=Path, help="built dataset (default <data dir>/im2latex-v1)")
+    stats.add_argument("--shared", type=Path, help="shared data folder")
+    stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _handwritten_parser(actions)
+    return parser
+
+
+def _handwritten_parser(actions: argparse._SubParsersAction) -> None:
+    hw = actions.add_parser(
+        "build-handwritten",
+        help="synthetic handwriting: printed formulas to pretrain on, CROHME captions to fine-tune",
+    )
+    hw.add_argument("--name", default="hw-v1", help="folder NAME/{pretrain,crohme} (default hw-v1)")
+    hw.add_argument("--out", type=Path, help="output folder (default <data dir>/NAME)")
+    hw.add_argument("--printed", type=Path, help="printed dataset (default <data dir>/im2latex-v1)")
+    hw.add_argument("--pretrain", type=int, default=40_000, help="printed formulas to draw")
+    hw.add_argument("--crohme-renders", type=int, default=3, help="draws of each CROHME caption")
+    hw.add_argument("--val-fraction", type=float, default=0.1, help="CROHME formulas held out")
+    hw.add_argument("--seed", type=int, default=0, help="held-out choice and drawing seed")
+    hw.add_argument("--limit", type=int, help="first N CROHME training captions (quick runs)")
+    hw.add_argument("--shared", type=Path, help="shared data folder (default ../shared/data)")
+    hw.add_argument("--workers", type=int, default=2, help="drawing processes (default 2)")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--shared", type=Path, help="shared data folder (default ../shared/data)")
+    parser.add_argument("--extra", type=Path, nargs="*", default=[], help="raw formula files")
+    parser.add_argument("--limit", type=int, help="first N formulas of each source (quick runs)")
+    parser.add_argument("--seed", type=int, default=0, help="held-out choice and mixing seed")
+    parser.add_argument(
+        "--target",
+        type=int,
+        help="recombine up to this many pool formulas (default 150000, 0 with --limit)",
+    )
+    parser.add_argument("--workers", type=int, default=2, help="render batches at once")
+
+
+def _styles(text: str) -> dict[str, float]:
+    styles = {}
+    for item in text.split(","):
+        name, _, fraction = item.strip().partition(":")
+        styles[name] = float(fraction) if fraction else 1.0
+    return styles
+
+
+def _build_handwritten(args: argparse.Namespace) -> int:
+    from im2markup.data.handwriting.build import HandwrittenOptions, build_handwritten
+
+    try:
+        options = HandwrittenOptions(
+            name=args.name,
+            printed=args.printed,
+            pretrain=args.pretrain,
+            crohme_renders=args.crohme_renders,
+            val_fraction=args.val_fraction,
+            seed=args.seed,
+            limit=args.limit,
+            shared=args.shared,
+            out=args.out,
+            workers=args.workers,
+        )
+        manifests = build_handwritten(options)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"im2markup data build-handwritten: {error}", file=sys.stderr)
+        return 2
+    keys = ("manifest_hash", "seconds", "packed_bytes", "splits")
+    print(json.dumps({name: {k: m[k] for k in keys} for name, m in manifests.items()}, indent=2))
+    return 0
+
+
+def _pseudo_label(args: argparse.Namespace) -> int:
+    from im2markup.data.pseudo_label import Options, pseudo_label
+
+    options = Options(beam_size=args.beam, batch_size=args.batch_size, workers=args.workers)
+    try:
+        report = pseudo_label(
+            args.model,
+            args.out,
+            tars=args.images,
+            limit=args.limit,
+            options=options,
+            device=args.device,
+            threads=args.threads,
+        )
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
+        print(f"im2markup data pseudo-label: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(report.as_dict(), indent=2))
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
-    raise SystemExit("im2markup data is not available yet")
+    if args.action == "build-handwritten":
+        return _build_handwritten(args)
+    if args.action == "mine":
+        from im2markup.data.mining import mine_sources
+
+        report = mine_sources(args.sources, args.output)
+        for error in report.errors:
+            print(f"skipped {error}", file=sys.stderr)
+        print(report.summary(), file=sys.stderr)
+        return 0
+    if args.action == "stats":
+        from im2markup.data.closeness import dataset_closeness, format_table
+        from im2markup.paths import data_dir
+
+        rows = dataset_closeness(args.data or data_dir() / "im2latex-v1", args.shared)
+        print(json.dumps(rows, indent=2) if args.json else format_table(rows))
+        return 0
+    if args.action == "pseudo-label":
+        return _pseudo_label(args)
+    from im2markup.data.build import BuildOptions, build, clean
+
+    options = BuildOptions(
+        shared=args.shared,
+        extra=list(args.extra),
+        limit=args.limit,
+        seed=args.seed,
+        target_formulas=args.target if args.target is not None else 0 if args.limit else 150_000,
+        workers=args.workers,
+    )
+    if args.action == "clean":
+        options.render = not args.no_render
+        report = clean(options, args.output)
+    else:
+        options.name, options.out, options.styles = args.name, args.out, _styles(args.styles)
+        report = build(options)
+        report = {k: report[k] for k in ("manifest_hash", "seconds", "packed_bytes", "splits")}
+    print(json.dumps(report, indent=2))
+    return 0

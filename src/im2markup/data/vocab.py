@@ -56,9 +56,11 @@ class Vocab:
 
     @classmethod
     def build(cls, formulas: Iterable[str], min_count: int = 2) -> Vocab:
-        """Vocabulary of the tokens seen at least `min_count` times (the paper keeps those seen twice)."""
+        """Tokens seen at least `min_count` times (the paper keeps those seen twice)."""
         counts = Counter(t for f in formulas for t in f.split())
-        kept = sorted((t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t))
+        kept = sorted(
+            (t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t)
+        )
         return cls(kept)
 
     def save(self, path: str | Path) -> None:
