@@ -60,8 +60,8 @@ def _handwritten_parser(actions: argparse._SubParsersAction) -> None:
     hw.add_argument("--name", default="hw-v1", help="folder NAME/{pretrain,crohme} (default hw-v1)")
     hw.add_argument("--out", type=Path, help="output folder (default <data dir>/NAME)")
     hw.add_argument("--printed", type=Path, help="printed dataset (default <data dir>/im2latex-v1)")
-    hw.add_argument("--pretrain", type=int, default=40_000, help="printed formulas to draw")
-    hw.add_argument("--crohme-renders", type=int, default=3, help="draws of each CROHME caption")
+    hw.add_argument("--pretrain", type=int, default=40_000, help="printed formula images (40000)")
+    hw.add_argument("--crohme-renders", type=int, default=3, help="drawings per CROHME caption (3)")
     hw.add_argument("--val-fraction", type=float, default=0.1, help="CROHME formulas held out")
     hw.add_argument("--seed", type=int, default=0, help="held-out choice and drawing seed")
     hw.add_argument("--limit", type=int, help="first N CROHME training captions (quick runs)")
@@ -71,7 +71,13 @@ def _handwritten_parser(actions: argparse._SubParsersAction) -> None:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shared", type=Path, help="shared data folder (default ../shared/data)")
-    parser.add_argument("--extra", type=Path, nargs="*", default=[], help="raw formula files")
+    parser.add_argument(
+        "--extra",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="raw formula files, or pseudo-label files (`data pseudo-label`)",
+    )
     parser.add_argument("--limit", type=int, help="first N formulas of each source (quick runs)")
     parser.add_argument("--seed", type=int, default=0, help="held-out choice and mixing seed")
     parser.add_argument(
