@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from im2markup.evaluation.scoring import RenderOptions
 
 SPLIT_NAMES = ("test", "test-shared", "val", "crohme2014")
 
@@ -15,7 +19,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="BLEU, edit distances and image match of predictions, with an HTML report",
         description=(
             "Score PREDICTIONS (one per line, line k = item k, or `im2markup predict --json` "
-            "output) against a split as the paper does, rendering gold and predictions alike. "
+            "output) against a split as the paper does, rendering gold and predictions alike; "
+            "or, with --model DIR --split NAME, decode the split's input images with the model "
+            "first (resumable: predictions.jsonl is appended as it goes). "
             "Writes metrics.json, metrics.md, items.jsonl and report.html."
         ),
     )
@@ -40,9 +46,42 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--compare", nargs=2, type=Path, metavar=("A", "B"), help="two result folders side by side"
     )
     parser.add_argument("--suite", choices=("robustness",), help="run a test suite with --model")
-    parser.add_argument("--model", type=Path, metavar="DIR", help="model folder (--suite)")
-    parser.add_argument("--limit", type=int, help="first N test items only (--suite)")
+    parser.add_argument(
+        "--model", type=Path, metavar="DIR", help="model folder: decode --split with it, or --suite"
+    )
+    parser.add_argument("--limit", type=positive_int, help="first N items of the split only")
+    decoding = parser.add_argument_group("decoding with --model")
+    decoding.add_argument("--beam", type=positive_int, default=5, help="beam size (1 = greedy)")
+    decoding.add_argument(
+        "--batch-size", type=positive_int, default=16, metavar="N", help="images decoded together"
+    )
+    decoding.add_argument(
+        "--threads", type=positive_int, default=1, metavar="N", help="PyTorch CPU threads"
+    )
+    decoding.add_argument(
+        "--max-len", type=positive_int, metavar="N", help="longest output (default: the model's)"
+    )
+    decoding.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
+    decoding.add_argument(
+        "--dataset",
+        default="im2latex-v1",
+        metavar="NAME",
+        help="built dataset holding the input images (default im2latex-v1); "
+        "without it the split's own loader renders or reads them",
+    )
+    decoding.add_argument(
+        "--form",
+        choices=("paper", "shared"),
+        help="val only: just its paper renders or just its shared images (default both rows)",
+    )
     return parser
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
             )
             print(f"{table}\n\nwrote {out}")
             return 0
+        if args.model is not None and args.predictions is None:
+            return _evaluate_model(args, render)
         if args.predictions is None or not (args.split or args.gold):
             raise ValueError("give PREDICTIONS and --split or --gold (or --compare A B)")
         from im2markup.evaluation.evaluate import run_evaluation
@@ -90,4 +131,31 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print(metrics_table([(metrics["split"], metrics)]))
     print(f"\n{metrics['n']} items in {metrics['seconds']} s; wrote {out}")
+    return 0
+
+
+def _evaluate_model(args: argparse.Namespace, render: RenderOptions) -> int:
+    """Decode `--split` with `--model` and score it (the results table's rows)."""
+    from im2markup.evaluation.model_eval import ModelEvalOptions, evaluate_model, model_table
+
+    if args.split is None:
+        raise ValueError("--model needs --split NAME (or PREDICTIONS, or --suite)")
+    if args.form is not None and args.split != "val":
+        raise ValueError("--form applies to --split val only")
+    options = ModelEvalOptions(
+        beam_size=args.beam,
+        batch_size=args.batch_size,
+        max_len=args.max_len,
+        threads=args.threads,
+        device=args.device,
+        limit=args.limit,
+        forms=(args.form,) if args.form else None,
+        dataset=args.dataset,
+        images=not args.no_images,
+        render=render,
+    )
+    rows, out = evaluate_model(args.model, args.split, args.out, options)
+    print(model_table(rows))
+    counts = ", ".join(f"{label}: {metrics['n']} items" for label, metrics in rows)
+    print(f"\n{counts}; wrote {out}")
     return 0
