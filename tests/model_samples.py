@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import tarfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -57,15 +55,3 @@ def val_sample(
     batch = make_batch(load_val_images(im2latex_dir, indices), formulas, vocab)
     gold = [vocab.encode(f, add_bos_eos=False) for f in formulas]
     return batch, vocab, gold
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Run PyTorch on one thread: on a busy 2-core machine, two OpenMP threads waiting on
-    each other made the small models of these tests over ten times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)

@@ -1,7 +1,8 @@
-"""Models and images for the prediction, API, server and browser tests.
+"""Models, images and a local server for the prediction, API, server and browser tests.
 
-The model is the bundled one when it exists, else a small randomly initialised network saved
-the way trained ones are, so that loading, batching and serving run end to end either way.
+The model (the `model_dir` fixture of `conftest.py`) is the bundled one when it exists, else a
+small randomly initialised network saved the way trained ones are, so that loading, batching
+and serving run end to end either way.
 """
 
 from __future__ import annotations
@@ -28,15 +29,6 @@ from im2markup.model.io import save_model
 from im2markup.serving.predictor import default_model_dir
 
 TEST_IMAGE_IDS = (0, 1, 3, 5, 9)
-
-
-def one_torch_thread() -> Iterator[None]:
-    """Fixture body: decode with one PyTorch thread (much faster on a busy 2-core machine),
-    then restore the previous setting for the tests that follow."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def bundled_model_dir() -> Path | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,37 +13,15 @@ from PIL import Image
 
 from im2markup.serving.app import create_app
 from im2markup.serving.limits import ServerLimits
-from im2markup.serving.predictor import Predictor, load_model
+from im2markup.serving.predictor import Predictor
 from serving_fixtures import (
-    bundled_model_dir,
-    extract_test_images,
-    one_torch_thread,
     png_header_only,
-    save_random_model,
 )
 
 pytestmark = pytest.mark.shared_data
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread() -> Iterator[None]:
-    yield from one_torch_thread()
-
-
 MAX_REQUEST = 256 * 1024
-
-
-@pytest.fixture(scope="module")
-def predictor(tmp_path_factory: pytest.TempPathFactory, im2latex_dir: Path) -> Predictor:
-    model_dir = bundled_model_dir() or save_random_model(
-        tmp_path_factory.mktemp("model"), im2latex_dir / "formulas" / "val.formulas.norm.txt"
-    )
-    return load_model(model_dir)
-
-
-@pytest.fixture(scope="module")
-def images(tmp_path_factory: pytest.TempPathFactory, im2latex_dir: Path) -> list[Path]:
-    return extract_test_images(im2latex_dir, (0, 1), tmp_path_factory.mktemp("images"))
 
 
 @pytest.fixture(scope="module")

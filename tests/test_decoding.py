@@ -17,7 +17,7 @@ from im2markup.model.ctc_search import greedy_collapse, prefix_beam_search
 from im2markup.model.decoder import StepResult
 from im2markup.model.decoding import greedy_search
 from im2markup.model.factory import build_model
-from model_samples import load_val_images, one_thread
+from model_samples import load_val_images
 
 A, B = 4, 5  # token ids of a two-letter language; 0–3 are the specials.
 VOCAB = 6
@@ -157,9 +157,8 @@ def test_beam_one_equals_greedy_on_real_images(
 ) -> None:
     torch.manual_seed(0)
     model = build_model(preset("tiny", arch=arch, attention=attention), 30).eval()
-    with one_thread():
-        greedy = model.decode(real_images, beam_size=1, max_len=25)
-        beam = beam_search(model, model.encode(real_images), beam_size=1, max_len=25)
+    greedy = model.decode(real_images, beam_size=1, max_len=25)
+    beam = beam_search(model, model.encode(real_images), beam_size=1, max_len=25)
     for g, b in zip(greedy, beam, strict=True):
         assert g.token_ids == b.token_ids
         assert g.score == pytest.approx(b.score, abs=1e-4)
@@ -233,15 +232,12 @@ def test_decoding_never_emits_disallowed_tokens(
 ) -> None:
     torch.manual_seed(0)
     model = build_model(preset("tiny", arch=arch), 30).eval()
-    with one_thread():
-        free = model.decode(real_images, beam_size=beam_size, max_len=15)
-        used = {i for hyp in free for h in hyp.n_best or [hyp] for i in h.token_ids}
-        # Forbid every token the unrestricted search wrote, so that it must choose others.
-        allowed = torch.ones(30, dtype=torch.bool)
-        allowed[sorted(used)] = False
-        restricted = model.decode(
-            real_images, beam_size=beam_size, max_len=15, allowed_tokens=allowed
-        )
+    free = model.decode(real_images, beam_size=beam_size, max_len=15)
+    used = {i for hyp in free for h in hyp.n_best or [hyp] for i in h.token_ids}
+    # Forbid every token the unrestricted search wrote, so that it must choose others.
+    allowed = torch.ones(30, dtype=torch.bool)
+    allowed[sorted(used)] = False
+    restricted = model.decode(real_images, beam_size=beam_size, max_len=15, allowed_tokens=allowed)
     assert used
     emitted = {i for hyp in restricted for h in hyp.n_best or [hyp] for i in h.token_ids}
     assert emitted and not emitted & used

@@ -10,7 +10,7 @@ import torch
 from im2markup.model.attention_cost import AttentionCost, measure_attention_cost
 from im2markup.model.config import preset
 from im2markup.model.factory import build_model
-from model_samples import one_thread, val_sample
+from model_samples import val_sample
 
 pytestmark = pytest.mark.shared_data
 
@@ -25,8 +25,7 @@ def cost(attention: str, sample: tuple[dict[str, torch.Tensor], int]) -> Attenti
     batch, vocab_size = sample
     torch.manual_seed(0)
     model = build_model(preset("tiny", attention=attention), vocab_size)
-    with one_thread():
-        return measure_attention_cost(model, [batch])
+    return measure_attention_cost(model, [batch])
 
 
 def test_counts_follow_each_variants_definition(

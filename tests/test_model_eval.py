@@ -38,13 +38,11 @@ QUIET = RenderOptions(progress=False)
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A cache of its own (renders shared by the tests of this module), one torch thread."""
+    """A cache of its own (renders shared by the tests of this module)."""
     path = tmp_path_factory.mktemp("model_eval")
-    threads = torch.get_num_threads()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("IM2MARKUP_CACHE", str(path / "cache"))
         yield path
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import torch
 
 from im2markup.model.config import preset
 from im2markup.model.factory import build_model
-from model_samples import one_thread, val_sample
+from model_samples import val_sample
 
 pytestmark = pytest.mark.shared_data
 
@@ -25,18 +25,17 @@ def overfit_steps(arch: str, attention: str, im2latex_dir: Path, n: int, max_ste
     torch.manual_seed(0)
     model = build_model(preset("tiny", arch=arch, attention=attention), len(vocab))
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    with one_thread():
-        for step in range(1, max_steps + 1):
-            model.train()
-            loss = model.training_loss(batch).loss
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            if step % 25 == 0:
-                model.eval()
-                hypotheses = model.decode(batch["images"], max_len=20)
-                if [h.token_ids for h in hypotheses] == gold:
-                    return step
+    for step in range(1, max_steps + 1):
+        model.train()
+        loss = model.training_loss(batch).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if step % 25 == 0:
+            model.eval()
+            hypotheses = model.decode(batch["images"], max_len=20)
+            if [h.token_ids for h in hypotheses] == gold:
+                return step
     pytest.fail(f"{arch}/{attention} did not reproduce {n} labels in {max_steps} steps")
 
 

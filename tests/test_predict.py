@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -12,45 +11,17 @@ import pytest
 import torch
 from PIL import Image
 
-import im2markup
 from im2markup.data.user_images import ImageInputError
 from im2markup.serving.inputs import prepare_image
 from im2markup.serving.predictor import FailedPrediction, Prediction, Predictor
 from serving_fixtures import (
     TEST_IMAGE_IDS,
     bundled_model_dir,
-    extract_test_images,
     gold_labels,
-    one_torch_thread,
-    save_random_model,
     write_bad_inputs,
 )
 
 pytestmark = pytest.mark.shared_data
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread() -> Iterator[None]:
-    yield from one_torch_thread()
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory, im2latex_dir: Path) -> Path:
-    bundled = bundled_model_dir()
-    if bundled is not None:
-        return bundled
-    formulas = im2latex_dir / "formulas" / "val.formulas.norm.txt"
-    return save_random_model(tmp_path_factory.mktemp("model"), formulas)
-
-
-@pytest.fixture(scope="module")
-def predictor(model_dir: Path) -> Predictor:
-    return im2markup.load_model(model_dir)
-
-
-@pytest.fixture(scope="module")
-def images(tmp_path_factory: pytest.TempPathFactory, im2latex_dir: Path) -> list[Path]:
-    return extract_test_images(im2latex_dir, TEST_IMAGE_IDS, tmp_path_factory.mktemp("images"))
 
 
 @pytest.fixture(scope="module")

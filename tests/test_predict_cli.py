@@ -7,48 +7,19 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from im2markup.cli.main import main
 from im2markup.data.handwriting.crohme import NORMALIZED_CROHME_TOKENS
-from im2markup.serving.predictor import Predictor, load_model
+from im2markup.serving.predictor import Predictor
 from serving_fixtures import (
     TEST_IMAGE_IDS,
-    bundled_model_dir,
-    extract_test_images,
-    one_torch_thread,
-    save_random_model,
     write_bad_inputs,
 )
 
 pytestmark = pytest.mark.shared_data
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread() -> Iterator[None]:
-    yield from one_torch_thread()
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory, im2latex_dir: Path) -> Path:
-    bundled = bundled_model_dir()
-    if bundled is not None:
-        return bundled
-    formulas = im2latex_dir / "formulas" / "val.formulas.norm.txt"
-    return save_random_model(tmp_path_factory.mktemp("model"), formulas)
-
-
-@pytest.fixture(scope="module")
-def predictor(model_dir: Path) -> Predictor:
-    return load_model(model_dir)
-
-
-@pytest.fixture(scope="module")
-def images(tmp_path_factory: pytest.TempPathFactory, im2latex_dir: Path) -> list[Path]:
-    return extract_test_images(im2latex_dir, TEST_IMAGE_IDS, tmp_path_factory.mktemp("images"))
 
 
 @pytest.fixture

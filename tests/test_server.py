@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,21 +18,9 @@ import pytest
 from im2markup.serving.app import create_app
 from im2markup.serving.limits import ServerLimits
 from im2markup.serving.predictor import Predictor, Result, load_model
-from serving_fixtures import (
-    bundled_model_dir,
-    extract_test_images,
-    free_port,
-    one_torch_thread,
-    running_server,
-    save_random_model,
-)
+from serving_fixtures import TEST_IMAGE_IDS, free_port, running_server
 
 pytestmark = pytest.mark.shared_data
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread() -> Iterator[None]:
-    yield from one_torch_thread()
 
 
 class GatedPredictor(Predictor):
@@ -61,17 +48,8 @@ class GatedPredictor(Predictor):
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory, im2latex_dir: Path) -> Path:
-    bundled = bundled_model_dir()
-    if bundled is not None:
-        return bundled
-    formulas = im2latex_dir / "formulas" / "val.formulas.norm.txt"
-    return save_random_model(tmp_path_factory.mktemp("model"), formulas)
-
-
-@pytest.fixture(scope="module")
-def image(tmp_path_factory: pytest.TempPathFactory, im2latex_dir: Path) -> Path:
-    return extract_test_images(im2latex_dir, (5,), tmp_path_factory.mktemp("images"))[0]
+def image(images: list[Path]) -> Path:
+    return images[TEST_IMAGE_IDS.index(5)]
 
 
 def wait_until(condition, seconds: float = 30.0) -> None:

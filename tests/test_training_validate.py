@@ -15,7 +15,6 @@ from im2markup.data.vocab import PAD_ID, Vocab
 from im2markup.model.config import preset
 from im2markup.model.factory import build_model
 from im2markup.training.validate import fixed_subset, validate
-from model_samples import one_thread
 from training_fixtures import DATASET, make_dataset
 
 
@@ -32,26 +31,25 @@ def test_perplexity_is_exp_of_the_unsmoothed_cross_entropy(
     # Peaked predictions (near-uniform ones score about the same with and without smoothing).
     with torch.no_grad():
         model.decoder.out.bias[vocab.stoi["{"]] += 8.0
-    with one_thread():
-        result = validate(
-            model, val_set, batches, [], vocab, torch.device("cpu"), nullcontext, max_len=10
-        )
-        model.eval()
-        plain = smoothed = tokens = 0.0
-        with torch.no_grad():
-            for indices in batches:
-                batch = collate([val_set[i] for i in indices])
-                tgt = batch["tgt"]
-                memory = model.encode(batch["images"])
-                logits, _ = model.decoder.teacher_force(tgt[:, :-1], memory)
-                flat, targets = logits.float().flatten(0, 1), tgt[:, 1:].flatten()
-                plain += float(F.cross_entropy(flat, targets, ignore_index=PAD_ID, reduction="sum"))
-                smoothed += float(
-                    F.cross_entropy(
-                        flat, targets, ignore_index=PAD_ID, label_smoothing=0.1, reduction="sum"
-                    )
+    result = validate(
+        model, val_set, batches, [], vocab, torch.device("cpu"), nullcontext, max_len=10
+    )
+    model.eval()
+    plain = smoothed = tokens = 0.0
+    with torch.no_grad():
+        for indices in batches:
+            batch = collate([val_set[i] for i in indices])
+            tgt = batch["tgt"]
+            memory = model.encode(batch["images"])
+            logits, _ = model.decoder.teacher_force(tgt[:, :-1], memory)
+            flat, targets = logits.float().flatten(0, 1), tgt[:, 1:].flatten()
+            plain += float(F.cross_entropy(flat, targets, ignore_index=PAD_ID, reduction="sum"))
+            smoothed += float(
+                F.cross_entropy(
+                    flat, targets, ignore_index=PAD_ID, label_smoothing=0.1, reduction="sum"
                 )
-                tokens += float((targets != PAD_ID).sum())
+            )
+            tokens += float((targets != PAD_ID).sum())
     assert result.loss_images == 8
     assert result.perplexity == pytest.approx(math.exp(plain / tokens), rel=1e-4)
     assert result.perplexity != pytest.approx(math.exp(smoothed / tokens), rel=0.1)

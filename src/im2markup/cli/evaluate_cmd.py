@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from im2markup.cli.arguments import positive_int
+
 if TYPE_CHECKING:
     from im2markup.evaluation.scoring import RenderOptions
 
@@ -75,13 +77,6 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="val only: just its paper renders or just its shared images (default both rows)",
     )
     return parser
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:

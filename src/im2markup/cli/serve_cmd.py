@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from im2markup.cli.predict_cmd import positive_int
+from im2markup.cli.arguments import positive_int
 from im2markup.serving.limits import ServerLimits
 
 

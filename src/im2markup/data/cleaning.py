@@ -132,6 +132,28 @@ class FormulaList:
 Source = Corpus | FormulaList
 
 
+def admit(formula: str, exclusions: Exclusions, seen: set[str], counts: SourceYield) -> str | None:
+    """The normalized formula if it parses, is not excluded and is not in `seen` (it is then
+    added); None otherwise. `counts` records the outcome."""
+    counts.cleaned += 1
+    result = normalize(formula)
+    if not result.ok:
+        counts.removed["does not parse"] += 1
+        return None
+    counts.normalized += 1
+    excluded = exclusions.match(result.text)
+    key = formula_key(result.text)
+    if excluded is not None:
+        counts.removed[f"equals {excluded}"] += 1
+        return None
+    if key in seen:
+        counts.removed["duplicate"] += 1
+        return None
+    seen.add(key)
+    counts.unique += 1
+    return result.text
+
+
 def _items(source: Source, root: Path | None, limit: int | None) -> list[tuple[str, str]]:
     if isinstance(source, FormulaList):
         items = source.items
@@ -168,22 +190,9 @@ def collect_pool(
             if reason is not None:
                 counts.removed[reason] += 1
             for piece in pieces:
-                counts.cleaned += 1
-                result = normalize(piece)
-                if not result.ok:
-                    counts.removed["does not parse"] += 1
-                    continue
-                counts.normalized += 1
-                excluded = exclusions.match(result.text)
-                key = formula_key(result.text)
-                if excluded is not None:
-                    counts.removed[f"equals {excluded}"] += 1
-                elif key in seen:
-                    counts.removed["duplicate"] += 1
-                else:
-                    seen.add(key)
-                    counts.unique += 1
-                    pending.append(PoolEntry(name, result.text, ref))
+                normalized = admit(piece, exclusions, seen, counts)
+                if normalized is not None:
+                    pending.append(PoolEntry(name, normalized, ref))
     if render is None:
         for entry in pending:
             yields[entry.source].rendered += 1

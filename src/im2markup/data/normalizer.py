@@ -24,14 +24,12 @@ from im2markup.data.latex_nodes import (
     Environment,
     Group,
     LatexSyntaxError,
-    LeftRight,
     Node,
     Optional,
     Row,
-    Script,
-    Text,
 )
 from im2markup.data.latex_tree import parse
+from im2markup.data.latex_writer import TokenWriter
 from im2markup.data.tokenizer import CONTROL_SPACE, scan
 
 EMPTY = "empty formula"
@@ -61,9 +59,7 @@ def normalize(latex: str) -> Normalized:
         return Normalized("", str(error))
     except RecursionError:
         return Normalized("", "formula nested too deeply")
-    out: list[str] = []
-    for node in nodes:
-        _emit(node, out)
+    out = _NormalizedWriter().write(nodes)
     if not out:
         return Normalized("", EMPTY)
     return Normalized(" ".join(out))
@@ -91,92 +87,61 @@ def normalize_stream(source: TextIO, out: TextIO, err: TextIO, *, compact: bool 
     return failures
 
 
-def _emit(node: Node, out: list[str]) -> None:
-    if isinstance(node, Atom):
-        out.append(node.token)
-    elif isinstance(node, Group):
-        out.append("{")
-        _emit_all(node.children, out)
-        out.append("}")
-    elif isinstance(node, Optional):
-        out.append("[")
-        _emit_all(node.children, out)
-        out.append("]")
-    elif isinstance(node, Script):
-        _emit(node.base, out)
-        if node.sub is not None:
-            out.append("_")
-            _emit_braced(node.sub, out)
-        if node.sup is not None:
-            out.append("^")
-            _emit_braced(node.sup, out)
-    elif isinstance(node, Command):
-        _emit_command(node, out)
-    elif isinstance(node, Text):
-        out.append(node.name)
-        out.append("{")
-        _emit_all(node.children, out)
-        out.append("}")
-    elif isinstance(node, LeftRight):
-        out.append("\\left" + node.left)
-        _emit_all(node.body, out)
-        out.append("\\right" + node.right)
-    else:
-        _emit_environment(node, out)
-
-
-def _emit_all(nodes: list[Node], out: list[str]) -> None:
-    for node in nodes:
-        _emit(node, out)
-
-
-def _emit_braced(node: Node, out: list[str]) -> None:
-    if isinstance(node, Group):
-        _emit(node, out)
-    else:
-        out.append("{")
-        _emit(node, out)
-        out.append("}")
-
-
-def _emit_command(node: Command, out: list[str]) -> None:
-    out.append(node.name)
-    always_braced = node.name in cmd.BRACED_ACCENTS or node.name.startswith("\\operatorname")
-    for arg in node.args:
-        if isinstance(arg, Optional):
-            _emit(arg, out)
-        elif node.name in cmd.DOUBLE_BRACED:
-            # The paper wrote `\overline{x y}` as `\overline { { x y } }`. `{ { … } }` is final,
-            # and so is `{ x }`, which is also what it made of `\overline x`.
-            group = arg if isinstance(arg, Group) else Group([arg])
-            if len(group.children) == 1 and isinstance(group.children[0], Group | Atom):
-                _emit(group, out)
+class _NormalizedWriter(TokenWriter):
+    def command(self, node: Command) -> None:
+        self.out.append(node.name)
+        always_braced = node.name in cmd.BRACED_ACCENTS or node.name.startswith("\\operatorname")
+        for arg in node.args:
+            if isinstance(arg, Optional):
+                self.node(arg)
+            elif node.name in cmd.DOUBLE_BRACED:
+                # The paper wrote `\overline{x y}` as `\overline { { x y } }`. `{ { … } }` is final,
+                # and so is `{ x }`, which is also what it made of `\overline x`.
+                group = arg if isinstance(arg, Group) else Group([arg])
+                if len(group.children) == 1 and isinstance(group.children[0], Group | Atom):
+                    self.node(group)
+                else:
+                    self.group([group])
+            elif always_braced or not isinstance(arg, Atom) or arg.token == CONTROL_SPACE:
+                self.braced(arg)
             else:
-                _emit(Group([group]), out)
-        elif always_braced or not isinstance(arg, Atom) or arg.token == CONTROL_SPACE:
-            _emit_braced(arg, out)
+                self.node(arg)
+
+    def environment(self, env: Environment) -> None:
+        self.out.append(f"\\begin{{{env.name}}}")
+        self.nodes(env.args)
+        aligned = env.name in cmd.ALIGNED_ENVIRONMENTS
+        rows = env.rows[:-1] if _is_blank(env.rows[-1]) else env.rows
+        # A normalized environment has every cell braced; a raw one's braced cell is content.
+        braced = all(_is_braced(cell) for row in rows for cell in row.cells)
+        for i, row in enumerate(env.rows):
+            if i == len(env.rows) - 1 and _is_blank(row):
+                self.nodes(row.rules)
+                break
+            self.nodes(row.rules)
+            for j, cell in enumerate(row.cells):
+                if j:
+                    self.out.append("&")
+                self.cell(cell, braced=braced, relation=aligned and j % 2 == 1)
+            self.nodes(row.end or [Atom("\\\\")])
+        self.out.append(f"\\end{{{env.name}}}")
+
+    def cell(self, cell: list[Node], *, braced: bool, relation: bool) -> None:
+        """A cell is printed as one group; in aligned's relation columns it starts with `{ }`."""
+        unwrap = braced and len(cell) == 1 and isinstance(cell[0], Group)
+        content = cell[0].children if unwrap else cell
+        first = content[0] if content else None
+        # Not before a script token either: the inserted group would become its base when read
+        # back.
+        settled = (isinstance(first, Group) and not first.children) or (
+            isinstance(first, Atom) and first.token in ("^", "_")
+        )
+        if relation and not settled:
+            content = [Group([]), *content]
+        if content and isinstance(content[0], Command) and content[0].name in cmd.CELL_OPENERS:
+            self.nodes(content)
         else:
-            _emit(arg, out)
-
-
-def _emit_environment(env: Environment, out: list[str]) -> None:
-    out.append(f"\\begin{{{env.name}}}")
-    _emit_all(env.args, out)
-    aligned = env.name in cmd.ALIGNED_ENVIRONMENTS
-    rows = env.rows[:-1] if _is_blank(env.rows[-1]) else env.rows
-    # A normalized environment has every cell braced; a raw one's braced cell is content.
-    braced = all(_is_braced(cell) for row in rows for cell in row.cells)
-    for i, row in enumerate(env.rows):
-        if i == len(env.rows) - 1 and _is_blank(row):
-            _emit_all(row.rules, out)
-            break
-        _emit_all(row.rules, out)
-        for j, cell in enumerate(row.cells):
-            if j:
-                out.append("&")
-            _emit_cell(cell, out, braced=braced, relation=aligned and j % 2 == 1)
-        _emit_all(row.end or [Atom("\\\\")], out)
-    out.append(f"\\end{{{env.name}}}")
+            self.group(content)
 
 
 def _is_blank(row: Row) -> bool:
@@ -188,20 +153,3 @@ def _is_braced(cell: list[Node]) -> bool:
     return (len(cell) == 1 and isinstance(first, Group)) or (
         isinstance(first, Command) and first.name in cmd.CELL_OPENERS
     )
-
-
-def _emit_cell(cell: list[Node], out: list[str], *, braced: bool, relation: bool) -> None:
-    """A cell is printed as one group; in aligned's relation columns it starts with `{ }`."""
-    unwrap = braced and len(cell) == 1 and isinstance(cell[0], Group)
-    content = cell[0].children if unwrap else cell
-    first = content[0] if content else None
-    # Not before a script token either: the inserted group would become its base when read back.
-    settled = (isinstance(first, Group) and not first.children) or (
-        isinstance(first, Atom) and first.token in ("^", "_")
-    )
-    if relation and not settled:
-        content = [Group([]), *content]
-    if content and isinstance(content[0], Command) and content[0].name in cmd.CELL_OPENERS:
-        _emit_all(content, out)
-    else:
-        _emit(Group(content), out)

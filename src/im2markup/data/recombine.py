@@ -21,8 +21,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from im2markup.data.cleaning import Exclusions, PoolEntry, SourceYield
-from im2markup.data.normalizer import normalize
+from im2markup.data.cleaning import Exclusions, PoolEntry, SourceYield, admit
 from im2markup.data.shards import formula_key
 
 _GREEK = (
@@ -148,22 +147,9 @@ def recombine_pool(
         for _ in range(int(wanted * 1.2) + 10):
             base, formula = recombiner.draw()
             counts.raw += 1
-            counts.cleaned += 1
-            result = normalize(formula)
-            if not result.ok:
-                counts.removed["does not parse"] += 1
-                continue
-            counts.normalized += 1
-            key = formula_key(result.text)
-            excluded = exclusions.match(result.text)
-            if excluded is not None:
-                counts.removed[f"equals {excluded}"] += 1
-            elif key in seen:
-                counts.removed["duplicate"] += 1
-            else:
-                seen.add(key)
-                counts.unique += 1
-                batch.append(PoolEntry("recombined", result.text, f"recombined:{pool[base].ref}"))
+            normalized = admit(formula, exclusions, seen, counts)
+            if normalized is not None:
+                batch.append(PoolEntry("recombined", normalized, f"recombined:{pool[base].ref}"))
         errors = render_errors([e.formula for e in batch]) if render_errors else [None] * len(batch)
         for entry, error in zip(batch, errors, strict=True):
             if error is not None:

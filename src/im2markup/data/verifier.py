@@ -29,10 +29,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 from scipy import ndimage
 
-from im2markup.evaluation.image_metrics import INK_THRESHOLD
+from im2markup.evaluation.image_metrics import ImageLike, ink_crop
 
 PATCH = 6
 MAX_SIZE_DIFFERENCE = 2
@@ -41,8 +40,6 @@ MAX_LONE_INK = 0.5
 DARK = 0.2
 BLANK = 0.1
 _MARGIN = 3
-
-ImageLike = Image.Image | np.ndarray
 
 
 @dataclass(frozen=True)
@@ -57,15 +54,7 @@ class Verdict:
 
 def darkness(image: ImageLike) -> np.ndarray:
     """The image cropped to its ink as darkness in [0, 1] (`float32`); `0 × 0` without ink."""
-    pixels = np.asarray(image.convert("L") if isinstance(image, Image.Image) else image)
-    if pixels.ndim != 2:
-        raise ValueError(f"expected a grayscale image, got an array of shape {pixels.shape}")
-    ink = pixels <= INK_THRESHOLD
-    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    if rows.size == 0:
-        return np.zeros((0, 0), dtype=np.float32)
-    crop = pixels[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    return (255.0 - crop.astype(np.float32)) / 255.0
+    return (255.0 - ink_crop(image).astype(np.float32)) / 255.0
 
 
 def verify(image: ImageLike, render: ImageLike | None) -> Verdict:

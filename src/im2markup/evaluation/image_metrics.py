@@ -48,8 +48,8 @@ class ImageComparison:
     match_script: bool
 
 
-def ink_columns(image: ImageLike) -> np.ndarray:
-    """Binary ink mask cropped to the ink's bounding box, as columns: `W × H` bool.
+def ink_crop(image: ImageLike) -> np.ndarray:
+    """The grayscale pixels inside the bounding box of the ink (pixels ≤ `INK_THRESHOLD`).
 
     An image without ink gives a `0 × 0` array.
     """
@@ -60,8 +60,13 @@ def ink_columns(image: ImageLike) -> np.ndarray:
     rows = np.flatnonzero(ink.any(axis=1))
     cols = np.flatnonzero(ink.any(axis=0))
     if rows.size == 0:
-        return np.zeros((0, 0), dtype=bool)
-    return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].T.copy()
+        return np.zeros((0, 0), dtype=pixels.dtype)
+    return pixels[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+def ink_columns(image: ImageLike) -> np.ndarray:
+    """Binary ink mask cropped to the ink's bounding box, as columns: `W × H` bool."""
+    return (ink_crop(image) <= INK_THRESHOLD).T.copy()
 
 
 def top_aligned(gold: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -10,7 +10,10 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 
+import torch
 from torch import Tensor, nn
+
+from im2markup.model.config import ModelConfig
 
 
 @dataclass
@@ -48,13 +51,19 @@ class Hypothesis:
 
 
 class ImageToMarkupModel(nn.Module, abc.ABC):
-    """Base class of the registered architectures (see `factory.MODELS`)."""
+    """Base class of the registered architectures (see `factory.MODELS`).
+
+    Subclasses set `cfg` and `vocab_size` and implement `training_loss` and `search`.
+    """
+
+    cfg: ModelConfig
+    vocab_size: int
 
     @abc.abstractmethod
     def training_loss(self, batch: dict[str, Tensor]) -> LossOutput:
         """Loss of a batch (`images`, `tgt`, `tgt_lengths`) in the module's current mode."""
 
-    @abc.abstractmethod
+    @torch.no_grad()
     def decode(
         self,
         images: Tensor,
@@ -66,10 +75,27 @@ class ImageToMarkupModel(nn.Module, abc.ABC):
     ) -> list[Hypothesis]:
         """One hypothesis per image; call `eval()` first (batch norm and dropout follow the mode).
 
-        `allowed_tokens` (boolean, one entry per vocabulary id) restricts the output to the ids
-        it marks True: the others get −∞ logits. Nothing is stored on the module, so one model
-        may serve concurrent requests.
+        `max_len` defaults to the configuration's. `allowed_tokens` (boolean, one entry per
+        vocabulary id) restricts the output to the ids it marks True: the others get −∞ logits.
+        Nothing is stored on the module, so one model may serve concurrent requests.
         """
+        if beam_size < 1:
+            raise ValueError(f"beam_size must be at least 1, got {beam_size}")
+        allowed = check_allowed(allowed_tokens, self.vocab_size, images.device)
+        max_len = self.cfg.max_len if max_len is None else max_len
+        return self.search(images, beam_size, max_len, length_penalty, keep_attention, allowed)
+
+    @abc.abstractmethod
+    def search(
+        self,
+        images: Tensor,
+        beam_size: int,
+        max_len: int,
+        length_penalty: float,
+        keep_attention: bool,
+        allowed: Tensor | None,
+    ) -> list[Hypothesis]:
+        """`decode` once its arguments are checked (`allowed` is on the images' device)."""
 
     def forward(self, batch: dict[str, Tensor]) -> LossOutput:
         return self.training_loss(batch)
@@ -78,3 +104,18 @@ class ImageToMarkupModel(nn.Module, abc.ABC):
 def length_normalized(score: float, length: int, length_penalty: float) -> float:
     """Summed log-probability over `length` steps divided by length ** penalty."""
     return score / max(length, 1) ** length_penalty if length_penalty else score
+
+
+def check_allowed(allowed: Tensor | None, vocab_size: int, device: torch.device) -> Tensor | None:
+    """`allowed` on `device`, once checked to be a boolean mask over the vocabulary that allows
+    at least one id (a mask of another vocabulary would silently allow the wrong tokens)."""
+    if allowed is None:
+        return None
+    if allowed.dtype != torch.bool or tuple(allowed.shape) != (vocab_size,):
+        raise ValueError(
+            f"allowed_tokens must be a boolean mask of shape ({vocab_size},), "
+            f"got {allowed.dtype} of shape {tuple(allowed.shape)}"
+        )
+    if not bool(allowed.any()):
+        raise ValueError("allowed_tokens allows no token at all")
+    return allowed.to(device)

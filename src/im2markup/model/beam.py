@@ -94,7 +94,7 @@ def beam_search(
     allowed_tokens: Tensor | None = None,
 ) -> list[Hypothesis]:
     """The best hypothesis per image, with the image's k-best list in `n_best`; only ids of
-    `allowed_tokens` (a checked mask, see `decoding.check_allowed`) when given."""
+    `allowed_tokens` (a checked mask, see `base.check_allowed`) when given."""
     if beam_size < 1 or max_len < 1:
         raise ValueError(f"beam_size and max_len must be at least 1, got {beam_size}, {max_len}")
     k = beam_size

@@ -16,7 +16,7 @@ from im2markup.data.vocab import BOS_ID, EOS_ID, PAD_ID
 from im2markup.model.base import Hypothesis, ImageToMarkupModel, LossOutput, length_normalized
 from im2markup.model.config import ModelConfig
 from im2markup.model.ctc_search import greedy_collapse, prefix_beam_search
-from im2markup.model.decoding import check_allowed, restrict
+from im2markup.model.decoding import restrict
 from im2markup.model.encoder import CNNEncoder
 
 BLANK_ID = PAD_ID
@@ -26,6 +26,7 @@ class CTCModel(ImageToMarkupModel):
     def __init__(self, cfg: ModelConfig, vocab_size: int):
         super().__init__()
         self.cfg = cfg
+        self.vocab_size = vocab_size
         self.frames = cfg.ctc_frames_per_column
         self.cnn = CNNEncoder(cfg.widths)
         self.rnn = nn.LSTM(
@@ -68,24 +69,19 @@ class CTCModel(ImageToMarkupModel):
         stats = {"nll": float(loss.detach()), "ctc_unalignable": float(too_long)}
         return LossOutput(loss, n_tokens, n_correct, stats)
 
-    @torch.no_grad()
-    def decode(
+    def search(
         self,
         images: Tensor,
-        beam_size: int = 1,
-        max_len: int | None = None,
-        length_penalty: float = 0.0,
-        keep_attention: bool = False,
-        allowed_tokens: Tensor | None = None,
+        beam_size: int,
+        max_len: int,
+        length_penalty: float,
+        keep_attention: bool,
+        allowed: Tensor | None,
     ) -> list[Hypothesis]:
         """Greedy (collapse repeats, drop blanks) or prefix beam search; no attention.
 
-        With `allowed_tokens`, every frame is renormalized over the allowed ids and the blank.
+        With `allowed`, every frame is renormalized over the allowed ids and the blank.
         """
-        if beam_size < 1:
-            raise ValueError(f"beam_size must be at least 1, got {beam_size}")
-        max_len = self.cfg.max_len if max_len is None else max_len
-        allowed = check_allowed(allowed_tokens, self.out.out_features // self.frames, images.device)
         log_probs = self.frame_log_probs(images)
         # <bos> and <eos> are never CTC labels; rule them out before searching.
         log_probs[..., [BOS_ID, EOS_ID]] = float("-inf")

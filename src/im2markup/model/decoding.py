@@ -72,21 +72,6 @@ class StepTrace:
         )
 
 
-def check_allowed(allowed: Tensor | None, vocab_size: int, device: torch.device) -> Tensor | None:
-    """`allowed` on `device`, once checked to be a boolean mask over the vocabulary that allows
-    at least one id (a mask of another vocabulary would silently allow the wrong tokens)."""
-    if allowed is None:
-        return None
-    if allowed.dtype != torch.bool or tuple(allowed.shape) != (vocab_size,):
-        raise ValueError(
-            f"allowed_tokens must be a boolean mask of shape ({vocab_size},), "
-            f"got {allowed.dtype} of shape {tuple(allowed.shape)}"
-        )
-    if not bool(allowed.any()):
-        raise ValueError("allowed_tokens allows no token at all")
-    return allowed.to(device)
-
-
 def restrict(log_probs: Tensor, allowed: Tensor | None) -> Tensor:
     """Log-probabilities `…×V` renormalized over the `allowed` ids, the others −∞ (as if their
     logits were −∞); unchanged without a mask."""
@@ -105,7 +90,7 @@ def greedy_search(
     allowed_tokens: Tensor | None = None,
 ) -> list[Hypothesis]:
     """Arg-max token at every step until `<eos>` or `max_len` tokens (among `allowed_tokens`,
-    a checked mask, see `check_allowed`, when given)."""
+    a checked mask, see `base.check_allowed`, when given)."""
     if max_len < 1:
         raise ValueError(f"max_len must be at least 1, got {max_len}")
     batch = memory.batch_size

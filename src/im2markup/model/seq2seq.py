@@ -17,7 +17,7 @@ from im2markup.model.base import Hypothesis, ImageToMarkupModel, LossOutput
 from im2markup.model.beam import beam_search
 from im2markup.model.config import ModelConfig
 from im2markup.model.decoder import Decoder, DecoderState, StepResult
-from im2markup.model.decoding import check_allowed, greedy_search
+from im2markup.model.decoding import greedy_search
 from im2markup.model.encoder import CNNEncoder, CoarseCNN
 from im2markup.model.reinforce import reinforce_loss
 from im2markup.model.row_encoder import RowEncoder
@@ -27,6 +27,7 @@ class Seq2Seq(ImageToMarkupModel):
     def __init__(self, cfg: ModelConfig, vocab_size: int, row_encoder: bool = True):
         super().__init__()
         self.cfg = cfg
+        self.vocab_size = vocab_size
         self.cnn = CNNEncoder(cfg.widths)
         channels = self.cnn.out_channels
         value_dim = 2 * cfg.encoder_hidden if row_encoder else channels
@@ -117,18 +118,15 @@ class Seq2Seq(ImageToMarkupModel):
             stats.update(policy_stats)
         return LossOutput(loss, n_tokens, n_correct, stats)
 
-    @torch.no_grad()
-    def decode(
+    def search(
         self,
         images: Tensor,
-        beam_size: int = 1,
-        max_len: int | None = None,
-        length_penalty: float = 0.0,
-        keep_attention: bool = False,
-        allowed_tokens: Tensor | None = None,
+        beam_size: int,
+        max_len: int,
+        length_penalty: float,
+        keep_attention: bool,
+        allowed: Tensor | None,
     ) -> list[Hypothesis]:
-        max_len = self.cfg.max_len if max_len is None else max_len
-        allowed = check_allowed(allowed_tokens, self.decoder.out.out_features, images.device)
         memory = self.encode(images)
         if beam_size == 1:
             return greedy_search(self, memory, max_len, length_penalty, keep_attention, allowed)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from types import TracebackType
 
 import numpy as np
 from tqdm import tqdm
@@ -53,12 +52,7 @@ class Drawer:
     def __enter__(self) -> Drawer:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.executor.shutdown(cancel_futures=True)
 
     def __call__(

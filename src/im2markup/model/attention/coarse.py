@@ -15,6 +15,7 @@ from im2markup.model.attention.base import (
     AdditiveScorer,
     Attention,
     AttentionMemory,
+    AttentionOutput,
     blocks_to_grid,
     masked_fill_min,
     to_blocks,
@@ -73,11 +74,46 @@ class CoarseToFineAttention(Attention):
         scores = masked_fill_min(self.fine_scorer(query, keys), mask)
         return torch.softmax(scores, dim=-1) * mask
 
-    def to_grid(self, blocks: Tensor, memory: AttentionMemory) -> Tensor:
-        return blocks_to_grid(blocks, memory.coarse_shape, memory.fine_shape, self.factor)
+    def attend_blocks(
+        self, query: Tensor, memory: AttentionMemory, index: Tensor, weights: Tensor | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Fine attention inside the blocks of the coarse cells `index` (`B×K`) only.
 
-    def coarse_grid(self, weights: Tensor, memory: AttentionMemory) -> Tensor:
-        return weights.view(weights.size(0), *memory.coarse_shape)
+        With `weights` (`B×K`), each block's fine distribution is scaled by its coarse weight
+        and blocks of weight 0 are not scored. Returns the context, the weights of all blocks
+        (`B×Nc×f²`, zero outside the chosen ones) and the mask of the fine cells scored.
+        """
+        mask = gather_blocks(memory.fine_mask, index)
+        if weights is not None:
+            mask = mask & (weights > 0).unsqueeze(-1)
+        keys = gather_blocks(memory.fine_keys, index)
+        values = gather_blocks(memory.fine_values, index)
+        joint = self.fine_given_coarse(query, keys, mask)
+        if weights is not None:
+            joint = weights.unsqueeze(-1) * joint
+        context = torch.einsum("bkf,bkfd->bd", joint.to(values.dtype), values)
+        blocks = torch.zeros_like(memory.fine_mask, dtype=joint.dtype)
+        blocks = blocks.scatter(1, index.unsqueeze(-1).expand_as(joint), joint)
+        return context, blocks, mask
+
+    def output(
+        self,
+        context: Tensor,
+        blocks: Tensor,
+        coarse: Tensor,
+        n_fine: Tensor,
+        memory: AttentionMemory,
+        extras: dict[str, Tensor] | None = None,
+    ) -> AttentionOutput:
+        """The step's output from fine weights in block layout and the coarse distribution."""
+        return AttentionOutput(
+            context=context,
+            weights=blocks_to_grid(blocks, memory.coarse_shape, memory.fine_shape, self.factor),
+            coarse_weights=coarse.view(coarse.size(0), *memory.coarse_shape),
+            n_fine=n_fine,
+            n_coarse=memory.coarse_mask.sum(1),
+            extras=extras or {},
+        )
 
 
 def gather_blocks(blocks: Tensor, index: Tensor) -> Tensor:

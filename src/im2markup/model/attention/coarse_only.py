@@ -26,10 +26,5 @@ class CoarseOnlyAttention(CoarseToFineAttention):
         context = torch.bmm(coarse.unsqueeze(1).to(values.dtype), values).squeeze(1)
         mask = memory.fine_mask.to(coarse.dtype)
         spread = coarse.unsqueeze(-1) * mask / mask.sum(-1, keepdim=True).clamp(min=1)
-        return AttentionOutput(
-            context=context,
-            weights=self.to_grid(spread, memory),
-            coarse_weights=self.coarse_grid(coarse, memory),
-            n_fine=torch.zeros(coarse.size(0), dtype=torch.long, device=coarse.device),
-            n_coarse=memory.coarse_mask.sum(1),
-        )
+        n_fine = torch.zeros(coarse.size(0), dtype=torch.long, device=coarse.device)
+        return self.output(context, spread, coarse, n_fine, memory)

@@ -23,10 +23,4 @@ class HierarchicalAttention(CoarseToFineAttention):
         joint = coarse.unsqueeze(-1) * fine
         values = memory.fine_values
         context = torch.einsum("bnk,bnkd->bd", joint.to(values.dtype), values)
-        return AttentionOutput(
-            context=context,
-            weights=self.to_grid(joint, memory),
-            coarse_weights=self.coarse_grid(coarse, memory),
-            n_fine=memory.fine_mask.flatten(1).sum(1),
-            n_coarse=memory.coarse_mask.sum(1),
-        )
+        return self.output(context, joint, coarse, memory.fine_mask.flatten(1).sum(1), memory)

@@ -12,7 +12,7 @@ from torch import Tensor
 from torch.autograd.function import FunctionCtx
 
 from im2markup.model.attention.base import AttentionMemory, AttentionOutput, register_attention
-from im2markup.model.attention.coarse import CoarseToFineAttention, gather_blocks
+from im2markup.model.attention.coarse import CoarseToFineAttention
 
 
 class _Sparsemax(torch.autograd.Function):
@@ -53,18 +53,5 @@ class SparsemaxAttention(CoarseToFineAttention):
         # The `kept` largest coarse weights cover every row's support; rows with a smaller
         # support get zero-weight extras, whose fine cells are neither used nor counted.
         top_weights, top_index = coarse.topk(kept, dim=-1)
-        selected = top_weights > 0
-        mask = gather_blocks(memory.fine_mask, top_index) & selected.unsqueeze(-1)
-        keys = gather_blocks(memory.fine_keys, top_index)
-        values = gather_blocks(memory.fine_values, top_index)
-        joint = top_weights.unsqueeze(-1) * self.fine_given_coarse(query, keys, mask)
-        context = torch.einsum("bkf,bkfd->bd", joint.to(values.dtype), values)
-        blocks = torch.zeros_like(memory.fine_mask, dtype=joint.dtype)
-        blocks = blocks.scatter(1, top_index.unsqueeze(-1).expand_as(joint), joint)
-        return AttentionOutput(
-            context=context,
-            weights=self.to_grid(blocks, memory),
-            coarse_weights=self.coarse_grid(coarse, memory),
-            n_fine=mask.flatten(1).sum(1),
-            n_coarse=memory.coarse_mask.sum(1),
-        )
+        context, blocks, mask = self.attend_blocks(query, memory, top_index, top_weights)
+        return self.output(context, blocks, coarse, mask.flatten(1).sum(1), memory)
