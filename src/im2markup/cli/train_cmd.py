@@ -11,6 +11,7 @@ EPILOG = """examples:
   im2markup train configs/standard.toml --run std --set train.lr=0.05 --background
   im2markup train --resume small-1 --set train.max_steps=30000
   im2markup train --status
+  im2markup train --export small-1 --out models/default
   torchrun --nproc-per-node 2 -m im2markup.cli.main train small --name ddp-1
 """
 
@@ -65,6 +66,16 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         metavar="NAME",
         help="summarise one run or all runs (images seen, last validation, running or not)",
     )
+    parser.add_argument(
+        "--export",
+        metavar="NAME",
+        help="write run NAME's best validated weights to --out as a shippable model "
+        "(bfloat16 safetensors, config with provenance, MODEL_CARD.md)",
+    )
+    parser.add_argument("--out", type=Path, metavar="DIR", help="model directory for --export")
+    parser.add_argument(
+        "--last", action="store_true", help="with --export: the last checkpoint, not the best"
+    )
     return parser
 
 
@@ -90,6 +101,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.status is not None:
             print(runs.status(args.status or None))
+            return 0
+        if args.export:
+            from im2markup.training.export import export_run
+
+            if args.out is None:
+                raise ConfigError("--export needs --out DIR")
+            out = export_run(runs.run_path(args.export), args.out, last=args.last)
+            print(f"exported run {args.export} to {out}")
             return 0
         if bool(args.resume) == bool(args.run):
             raise ConfigError("give either CONFIG --run NAME to start a run or --resume NAME")

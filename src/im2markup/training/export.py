@@ -1,0 +1,163 @@
+"""Turn a training run into a shippable model directory: bf16 weights, metadata, model card.
+
+A run keeps full-precision weights of its best validation in `best/` and everything else in
+its checkpoints; what ships is half that size and says where it came from (run, step, images
+seen, validation figures, data manifest, commit), so a number quoted for the bundled model can
+be traced to the run that made it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from safetensors.torch import load_file
+
+from im2markup.data.vocab import Vocab
+from im2markup.model.factory import build_model
+from im2markup.model.io import clean_state_dict, read_config, save_model
+from im2markup.training.checkpoint import LAST, load_checkpoint
+from im2markup.training.config import ExperimentConfig
+from im2markup.training.logs import METRICS_NAME, read_metrics
+from im2markup.training.runs import RunError
+from im2markup.training.session import dataset_path
+
+CARD = "MODEL_CARD.md"
+
+
+def export_run(run_dir: Path, out: Path, *, last: bool = False) -> Path:
+    """Write the run's best validated weights (or its last checkpoint with `last`) to `out`."""
+    checkpoint_path = run_dir / "checkpoints" / LAST
+    if not checkpoint_path.exists():
+        raise RunError(f"run {run_dir.name} has no checkpoint at {checkpoint_path}")
+    state = load_checkpoint(checkpoint_path)
+    cfg = ExperimentConfig.from_dict(state["config"])
+    vocab = Vocab(state["vocab"])
+    model = build_model(cfg.model, len(vocab))
+    best = state.get("best")
+    if last or best is None:
+        model.load_state_dict(state["model"])
+        step, validation = int(state["step"]), _validation_at(run_dir, int(state["step"]))
+    else:
+        best_cfg, best_vocab, _ = read_config(run_dir / "best")
+        if best_cfg != cfg.model or best_vocab.itos != vocab.itos:
+            raise RunError(f"{run_dir / 'best'} does not match the run's model and vocabulary")
+        model.load_state_dict(clean_state_dict(load_file(str(run_dir / "best/model.safetensors"))))
+        step, validation = int(best["step"]), best["result"]
+    metadata = {
+        "run": run_dir.name,
+        "description": cfg.description,
+        "step": step,
+        "images_seen": _images_at(run_dir, step, state),
+        "validation": {k: v for k, v in (validation or {}).items() if k != "examples"},
+        "data": {"name": cfg.data.name, **_manifest_summary(dataset_path(cfg.data))},
+        "train": {
+            k: getattr(cfg.train, k)
+            for k in ("optimizer", "lr", "schedule", "precision", "seed", "max_steps")
+        },
+        "batch_size": cfg.data.batch_size,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "vocab_size": len(vocab),
+        "commit": _commit(),
+        "exported": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+    save_model(model, cfg.model, vocab, out, metadata=metadata, bf16=True)
+    (out / CARD).write_text(model_card(out.name, metadata, cfg), encoding="utf-8")
+    return out
+
+
+def _validation_at(run_dir: Path, step: int) -> dict[str, Any] | None:
+    rows = [r for r in read_metrics(run_dir / METRICS_NAME) if r.get("kind") == "val"]
+    row = next((r for r in reversed(rows) if int(r["step"]) == step), None)
+    if row is None:
+        return None
+    keys = ("perplexity", "token_accuracy", "exact_match", "bleu")
+    return {k: float(row[k]) for k in keys if row.get(k)}
+
+
+def _images_at(run_dir: Path, step: int, state: dict[str, Any]) -> int:
+    """Images seen up to `step`: exact at the checkpoint, else from the nearest metric row."""
+    if int(state["step"]) == step:
+        return int(state["images"])
+    rows = read_metrics(run_dir / METRICS_NAME)
+    before = [int(float(r["images"])) for r in rows if int(r["step"]) <= step and r["images"]]
+    return max(before, default=0)
+
+
+def _manifest_summary(directory: Path) -> dict[str, Any]:
+    try:
+        manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {"manifest_hash": None}
+    splits = manifest.get("splits", {})
+    sizes = {name: split.get("samples") for name, split in splits.items()}
+    return {"manifest_hash": manifest.get("manifest_hash"), "splits": sizes}
+
+
+def _commit() -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            cwd=Path(__file__).parent,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None
+
+
+def model_card(name: str, meta: dict[str, Any], cfg: ExperimentConfig) -> str:
+    """The Markdown card shipped next to the weights."""
+    v = meta["validation"]
+    m = cfg.model
+    figures = (
+        f"perplexity {v['perplexity']:.3f}, token accuracy {v['token_accuracy']:.2f}%, "
+        f"exact token match {v['exact_match']:.2f}%, BLEU {v['bleu']:.2f}"
+        if {"perplexity", "token_accuracy", "exact_match", "bleu"} <= set(v)
+        else "none recorded"
+    )
+    splits = meta["data"].get("splits") or {}
+    split_text = ", ".join(f"{k} {n:,}" for k, n in splits.items() if isinstance(n, int))
+    encoder = (
+        f"a bidirectional row encoder of {m.encoder_hidden} per direction, "
+        if m.arch == "seq2seq"
+        else ""
+    )
+    t = meta["train"]
+    return f"""# Model card: {name}
+
+{meta["description"]}: {meta["parameters"]:,} parameters, {meta["vocab_size"]} tokens.
+Weights are stored as bfloat16 in `model.safetensors` (loaded back as float32); the
+configuration, vocabulary and the provenance below are in `config.json`.
+
+## Architecture
+The IM2TEX model of Deng et al. (ICML 2017): a CNN encoder (widths {list(m.cnn_widths)} scaled
+by {m.width_mult}), {encoder}an LSTM decoder of {m.decoder_hidden} units with {m.attention}
+attention and input feeding, target embedding {m.embed_dim}.
+
+## Training
+- Run `{meta["run"]}`, selected at step {meta["step"]:,} after {meta["images_seen"]:,} images
+  (batch {meta["batch_size"]}, {t["optimizer"]}, learning rate {t["lr"]}, {t["schedule"]}
+  schedule, {t["precision"]}, seed {t["seed"]}).
+- Data: `{meta["data"]["name"]}` (manifest {meta["data"]["manifest_hash"]}; {split_text}),
+  built by `im2markup data build`: IM2LATEX-100K formulas and real arXiv formulas, none equal
+  to a test formula in normalized form, each rendered in the paper's style and in the style
+  of the shared images.
+- Validation at selection (held-out validation formulas, greedy decoding): {figures}.
+- Code: commit {meta["commit"]}; exported {meta["exported"]}.
+
+## Intended use and limits
+Typeset formulas as LaTeX renders them: rendered equations, screenshots of PDFs, clean scans.
+User images are converted to gray, inverted when light on dark, scaled so that their glyphs
+match the training renders, and cropped to the ink. Very long formulas (more than ~150
+tokens), environments with many rows, handwriting and photographs of paper are outside what
+it was trained on. The output is the normalized LaTeX (compacted for pasting); it is checked
+by rendering only with `--verify`. Test figures, and the commands that measure them, are in
+`results/README.md`.
+"""

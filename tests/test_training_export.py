@@ -1,0 +1,52 @@
+"""`im2markup train --export`: a run's best weights as a shippable bf16 model with provenance."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from im2markup.model.io import load_model_dir
+from im2markup.training.export import CARD, export_run
+from im2markup.training.runs import RunError, run_path
+from im2markup.training.session import train_run
+from training_fixtures import data_overrides, make_dataset
+
+
+@pytest.mark.shared_data
+def test_export_ships_the_best_weights_in_bf16_with_their_provenance(
+    tmp_path: Path, im2latex_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IM2MARKUP_RUNS", str(tmp_path / "runs"))
+    data_root = make_dataset(tmp_path / "data", im2latex_dir)
+    overrides = [*data_overrides(data_root), "train.max_steps=4", "train.val_every_steps=2"]
+    train_run("tiny-run", "debug", [*overrides, "train.val_match_samples=8"])
+    run_dir = run_path("tiny-run")
+
+    out = export_run(run_dir, tmp_path / "shipped")
+
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    meta = config["metadata"]
+    best = torch.load(run_dir / "checkpoints/last.pt", weights_only=True)["best"]
+    assert config["dtype"] == "bfloat16" and meta["run"] == "tiny-run"
+    assert meta["step"] == best["step"] in (2, 4)
+    assert meta["validation"]["perplexity"] == pytest.approx(best["result"]["perplexity"])
+    assert meta["images_seen"] > 0 and meta["data"]["name"] == "tiny"
+    weights = load_file(str(out / "model.safetensors"))
+    assert {t.dtype for t in weights.values() if t.is_floating_point()} == {torch.bfloat16}
+    source = load_file(str(run_dir / "best/model.safetensors"))
+    for key, value in source.items():
+        if value.is_floating_point():
+            assert torch.equal(weights[key], value.to(torch.bfloat16)), key
+    model, _, vocab = load_model_dir(out)
+    assert len(vocab) == meta["vocab_size"]
+    assert sum(p.numel() for p in model.parameters()) == meta["parameters"]
+    card = (out / CARD).read_text(encoding="utf-8")
+    assert f"selected at step {meta['step']}" in card and "tiny-run" in card
+
+
+def test_export_of_a_run_without_checkpoint_names_it(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(RunError, match="run empty has no checkpoint"):
+        export_run(tmp_path / "empty", tmp_path / "out")
