@@ -45,6 +45,19 @@ def test_export_ships_the_best_weights_in_bf16_with_their_provenance(
     card = (out / CARD).read_text(encoding="utf-8")
     assert f"selected at step {meta['step']}" in card and "tiny-run" in card
 
+    # Weights saved without their provenance: the validation row the trainer ranks first.
+    best_config = run_dir / "best" / "config.json"
+    saved = json.loads(best_config.read_text(encoding="utf-8"))
+    assert saved["metadata"]["step"] == meta["step"]
+    best_config.write_text(json.dumps({**saved, "metadata": {}}), encoding="utf-8")
+    again = json.loads((export_run(run_dir, tmp_path / "again") / "config.json").read_text())
+    assert again["metadata"]["step"] == meta["step"]
+    assert again["metadata"]["images_seen"] == meta["images_seen"]
+    for key in ("perplexity", "token_accuracy", "exact_match", "bleu"):
+        assert again["metadata"]["validation"][key] == pytest.approx(
+            meta["validation"][key], abs=1e-3
+        )
+
 
 def test_export_of_a_run_without_checkpoint_names_it(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()

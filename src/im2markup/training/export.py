@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 
 from im2markup.data.vocab import Vocab
 from im2markup.model.factory import build_model
-from im2markup.model.io import clean_state_dict, read_config, save_model
+from im2markup.model.io import WEIGHTS_FILE, clean_state_dict, read_config, save_model
 from im2markup.training.checkpoint import LAST, load_checkpoint
 from im2markup.training.config import ExperimentConfig
 from im2markup.training.logs import METRICS_NAME, read_metrics
@@ -26,6 +26,7 @@ from im2markup.training.runs import RunError
 from im2markup.training.session import dataset_path
 
 CARD = "MODEL_CARD.md"
+_FIGURES = ("perplexity", "token_accuracy", "exact_match", "bleu")
 
 
 def export_run(run_dir: Path, out: Path, *, last: bool = False) -> Path:
@@ -37,28 +38,29 @@ def export_run(run_dir: Path, out: Path, *, last: bool = False) -> Path:
     cfg = ExperimentConfig.from_dict(state["config"])
     vocab = Vocab(state["vocab"])
     model = build_model(cfg.model, len(vocab))
-    best = state.get("best")
-    if last or best is None:
+    if last or not (run_dir / "best" / WEIGHTS_FILE).exists():
         model.load_state_dict(state["model"])
-        step, validation = int(state["step"]), _validation_at(run_dir, int(state["step"]))
+        step, images = int(state["step"]), int(state["images"])
+        validation = _validation_rows(run_dir).get(step)
     else:
-        best_cfg, best_vocab, _ = read_config(run_dir / "best")
+        best_cfg, best_vocab, best_meta = read_config(run_dir / "best")
         if best_cfg != cfg.model or best_vocab.itos != vocab.itos:
             raise RunError(f"{run_dir / 'best'} does not match the run's model and vocabulary")
-        model.load_state_dict(clean_state_dict(load_file(str(run_dir / "best/model.safetensors"))))
-        step, validation = int(best["step"]), best["result"]
+        model.load_state_dict(clean_state_dict(load_file(str(run_dir / "best" / WEIGHTS_FILE))))
+        step, images, validation = _best_provenance(run_dir, best_meta)
     metadata = {
         "run": run_dir.name,
         "description": cfg.description,
         "step": step,
-        "images_seen": _images_at(run_dir, step, state),
-        "validation": {k: v for k, v in (validation or {}).items() if k != "examples"},
+        "images_seen": images,
+        "validation": {k: v for k, v in (validation or {}).items() if k in _FIGURES},
         "data": {"name": cfg.data.name, **_manifest_summary(dataset_path(cfg.data))},
         "train": {
             k: getattr(cfg.train, k)
             for k in ("optimizer", "lr", "schedule", "precision", "seed", "max_steps")
         },
         "batch_size": cfg.data.batch_size,
+        "augment": cfg.data.augment,
         "parameters": sum(p.numel() for p in model.parameters()),
         "vocab_size": len(vocab),
         "commit": _commit(),
@@ -69,22 +71,28 @@ def export_run(run_dir: Path, out: Path, *, last: bool = False) -> Path:
     return out
 
 
-def _validation_at(run_dir: Path, step: int) -> dict[str, Any] | None:
-    rows = [r for r in read_metrics(run_dir / METRICS_NAME) if r.get("kind") == "val"]
-    row = next((r for r in reversed(rows) if int(r["step"]) == step), None)
-    if row is None:
-        return None
-    keys = ("perplexity", "token_accuracy", "exact_match", "bleu")
-    return {k: float(row[k]) for k in keys if row.get(k)}
+def _validation_rows(run_dir: Path) -> dict[int, dict[str, float]]:
+    """The validation figures of `metrics.csv` by step, with the images seen at that step."""
+    rows = {}
+    for row in read_metrics(run_dir / METRICS_NAME):
+        if row.get("kind") == "val":
+            figures = {k: float(row[k]) for k in _FIGURES if row.get(k)}
+            rows[int(row["step"])] = {**figures, "images": float(row["images"])}
+    return rows
 
 
-def _images_at(run_dir: Path, step: int, state: dict[str, Any]) -> int:
-    """Images seen up to `step`: exact at the checkpoint, else from the nearest metric row."""
-    if int(state["step"]) == step:
-        return int(state["images"])
-    rows = read_metrics(run_dir / METRICS_NAME)
-    before = [int(float(r["images"])) for r in rows if int(r["step"]) <= step and r["images"]]
-    return max(before, default=0)
+def _best_provenance(run_dir: Path, meta: dict[str, Any]) -> tuple[int, int, dict[str, float]]:
+    """Step, images and validation of the weights in `best/`: from their own metadata, or (for
+    weights saved without it) the validation row the trainer's rule ranks first: highest exact
+    match, then lowest perplexity."""
+    if "step" in meta:
+        return int(meta["step"]), int(meta["images"]), meta["validation"]
+    rows = _validation_rows(run_dir)
+    if not rows:
+        raise RunError(f"run {run_dir.name} has best/ weights but no validation row")
+    step = max(rows, key=lambda s: (rows[s].get("exact_match", 0.0), -rows[s]["perplexity"]))
+    figures = {k: v for k, v in rows[step].items() if k != "images"}
+    return step, int(rows[step]["images"]), figures
 
 
 def _manifest_summary(directory: Path) -> dict[str, Any]:
@@ -144,7 +152,8 @@ attention and input feeding, target embedding {m.embed_dim}.
 ## Training
 - Run `{meta["run"]}`, selected at step {meta["step"]:,} after {meta["images_seen"]:,} images
   (batch {meta["batch_size"]}, {t["optimizer"]}, learning rate {t["lr"]}, {t["schedule"]}
-  schedule, {t["precision"]}, seed {t["seed"]}).
+  schedule, {t["precision"]}, seed {t["seed"]}, load-time augmentation
+  {"on" if meta["augment"] else "off"} at the end; the run's `train.log` has its history).
 - Data: `{meta["data"]["name"]}` (manifest {meta["data"]["manifest_hash"]}; {split_text}),
   built by `im2markup data build`: IM2LATEX-100K formulas and real arXiv formulas, none equal
   to a test formula in normalized form, each rendered in the paper's style and in the style

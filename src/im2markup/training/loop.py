@@ -214,7 +214,10 @@ class Trainer:
         previous = ValidationResult(**self.best["result"]) if self.best else None
         if result.better_than(previous):
             self.best = {"step": self.progress.step, "result": {**asdict(result), "examples": ()}}
-            save_model(self.model, self.cfg.model, self.vocab, self.run_dir / "best")
+            # The weights say which validation chose them: checkpoints may lag behind `best/`.
+            metadata = {"step": self.progress.step, "images": self.progress.images}
+            metadata["validation"] = {k: v for k, v in asdict(result).items() if k != "examples"}
+            save_model(self.model, self.cfg.model, self.vocab, self.run_dir / "best", metadata)
             log.info("new best (exact match %.2f%%): exported to best/", result.exact_match)
 
     def finished(self) -> bool:
