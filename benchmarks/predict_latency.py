@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from im2markup.data.user_images import SCALE_MULTIPLIERS
 from im2markup.paths import shared_data_dir
 from im2markup.serving.predictor import Predictor, default_model_dir, load_model
 
@@ -80,6 +81,20 @@ def time_batch(predictor: Predictor, images: list[Path], beam: int) -> tuple[flo
     return len(images) / elapsed, statistics.mean(tokens)
 
 
+def measure(predictor: Predictor, images: list[Path], beam: int, scales: str) -> dict:
+    """One row of the table: single-image latency, batch throughput, output length."""
+    single = time_single(predictor, images, beam)
+    throughput, tokens = time_batch(predictor, images, beam)
+    return {
+        "scales": scales,
+        "beam": beam,
+        "median_ms": round(1000 * statistics.median(single), 1),
+        "p90_ms": round(1000 * statistics.quantiles(single, n=10)[-1], 1),
+        "batch_images_per_s": round(throughput, 2),
+        "mean_output_tokens": round(tokens, 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", help="model directory (default: bundled, else random)")
@@ -100,18 +115,9 @@ def main() -> None:
         predictor.batch_size = args.batch_size
         n_params = sum(p.numel() for p in predictor.model.parameters())
         rows = []
-        for beam in (1, 5):
-            single = time_single(predictor, images, beam)
-            throughput, tokens = time_batch(predictor, images, beam)
-            rows.append(
-                {
-                    "beam": beam,
-                    "median_ms": round(1000 * statistics.median(single), 1),
-                    "p90_ms": round(1000 * statistics.quantiles(single, n=10)[-1], 1),
-                    "batch_images_per_s": round(throughput, 2),
-                    "mean_output_tokens": round(tokens, 1),
-                }
-            )
+        for scales, multipliers in (("search", SCALE_MULTIPLIERS), ("estimate", (1.0,))):
+            predictor.scale_multipliers = multipliers
+            rows += [measure(predictor, images, beam, scales) for beam in (1, 5)]
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     report = {
         "model": model_name,
@@ -124,11 +130,14 @@ def main() -> None:
         "peak_rss_mib": round(peak_mib),
     }
     print(json.dumps(report, indent=2))
-    print("\n| beam | median single (ms) | p90 single (ms) | batch (images/s) | output tokens |")
-    print("| --- | --- | --- | --- | --- |")
+    print(
+        "\n| scales | beam | median single (ms) | p90 single (ms) | batch (images/s) "
+        "| output tokens |"
+    )
+    print("| --- | --- | --- | --- | --- | --- |")
     for row in rows:
         print(
-            f"| {row['beam']} | {row['median_ms']} | {row['p90_ms']} | "
+            f"| {row['scales']} | {row['beam']} | {row['median_ms']} | {row['p90_ms']} | "
             f"{row['batch_images_per_s']} | {row['mean_output_tokens']} |"
         )
     print(f"\npeak RSS {report['peak_rss_mib']} MiB, {report['parameters_m']} M parameters")

@@ -12,7 +12,8 @@ import torch
 from PIL import Image
 
 from im2markup.data.user_images import ImageInputError
-from im2markup.serving.inputs import prepare_image
+from im2markup.model.well_formed import first_well_formed
+from im2markup.serving.inputs import prepare_image, prepare_inputs
 from im2markup.serving.predictor import FailedPrediction, Prediction, Predictor
 from serving_fixtures import (
     TEST_IMAGE_IDS,
@@ -62,17 +63,36 @@ def test_batch_equals_one_at_a_time(predictor: Predictor, images: list[Path]):
         assert r.score == pytest.approx(s.score, abs=1e-3)
 
 
+def _decode(predictor: Predictor, pixels: np.ndarray, beam: int):
+    with torch.inference_mode():
+        (hyp,) = predictor.model.decode(torch.from_numpy(pixels[None, None]), beam_size=beam)
+    return hyp
+
+
 @pytest.mark.parametrize("beam", [1, 5])
-def test_prediction_is_the_model_decoding_of_the_prepared_image(
+def test_prediction_is_the_well_formed_decoding_of_the_scale_read_most_surely(
     predictor: Predictor, images: list[Path], beam: int
 ):
     prediction = predictor.predict(images[0], beam_size=beam)
-    pixels = prepare_image(images[0], predictor.limits)
-    assert pixels.shape == np.asarray(prediction.input_image).shape
-    with torch.inference_mode():
-        (hyp,) = predictor.model.decode(torch.from_numpy(pixels[None, None]), beam_size=beam)
+    inputs = prepare_inputs(images[0], predictor.limits, predictor.scale_multipliers)
+    assert len(inputs.candidates) == len(predictor.scale_multipliers) > 1
+    scores = [_decode(predictor, pixels, 1).score for pixels in inputs.candidates]
+    chosen = inputs.candidates[int(np.argmax(scores))]
+    assert np.array_equal(np.asarray(prediction.input_image), chosen)
+    hyp = first_well_formed(_decode(predictor, chosen, beam), predictor.vocab)
     assert prediction.tokens == " ".join(predictor.vocab.decode(hyp.token_ids))
     assert prediction.score == pytest.approx(hyp.score, abs=1e-4)
+
+
+def test_one_multiplier_decodes_once_at_the_estimated_scale(
+    predictor: Predictor, images: list[Path]
+):
+    single = Predictor(predictor.model, predictor.vocab, scale_multipliers=(1.0,))
+    prediction = single.predict(images[0])
+    pixels = prepare_image(images[0], predictor.limits)
+    assert np.array_equal(np.asarray(prediction.input_image), pixels)
+    hyp = first_well_formed(_decode(predictor, pixels, single.beam_size), predictor.vocab)
+    assert prediction.tokens == " ".join(predictor.vocab.decode(hyp.token_ids))
 
 
 @pytest.mark.parametrize(

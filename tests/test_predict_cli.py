@@ -175,3 +175,12 @@ def test_crohme_flag_keeps_to_crohme_symbols(capsys, model_dir: Path, images: li
     kept_tokens = {t for line in kept.splitlines() for t in line.split("\t")[1].split()}
     assert free_tokens - NORMALIZED_CROHME_TOKENS  # these printed formulas need more symbols
     assert kept_tokens and kept_tokens <= NORMALIZED_CROHME_TOKENS
+
+
+def test_single_scale_flag_decodes_once_at_the_estimate(
+    capsys, model_dir: Path, images: list[Path], predictor: Predictor
+):
+    status, out, err = predict(capsys, "--model", str(model_dir), "--single-scale", str(images[2]))
+    assert status == 0, err
+    single = Predictor(predictor.model, predictor.vocab, scale_multipliers=(1.0,))
+    assert out == single.predict(images[2]).latex + "\n"

@@ -24,6 +24,8 @@ from im2markup.data.render.templates import batch_document, get_style, register_
         (r"x \end{array}", "without a matching"),
         (r"\begin{array}{c} x \end{matrix}", "closes \\begin{array}"),
         (r"x \end{preview} y", "not allowed"),
+        (r"\frac { d } { d s } \right| _ { s = 0 }", "\\right without a matching \\left"),
+        (r"\left( \frac { a } { b } \right) \left[ c", "1 \\left never closed"),
         (r"\input{/etc/passwd}", "input"),
         ("a\x01b", "U+0001"),
         ("x" * 5000, "5000 characters"),
@@ -39,6 +41,8 @@ def test_precheck_refuses_with_a_reason(formula: str, reason_part: str) -> None:
     [
         r"\frac { a } { b }",
         r"\{ x \} \left\{ y \right.",
+        r"a \leftarrow b \rightarrow c \leftrightarrow d",
+        r"\left. \frac { d f } { d x } \right| _ { x = 0 }",
         r"a \\ { b }",
         r"\begin{array}{cc} a & b \\ c & d \end{array}",
         "x % a comment with a brace {\n + y",

@@ -7,7 +7,9 @@ anything is decoded, so a 20000×20000 PNG never allocates gigabytes), then deco
 Then: any mode (palette, 16-bit, CMYK, 1-bit, with or without alpha) becomes gray; light ink on
 a dark background is inverted (decided from the border); contrast is stretched so the paper is
 white and the darkest strokes black; the image is rescaled so its glyphs are as tall as in the
-processed training images; finally it is cropped to the ink and padded like them.
+processed training images; finally it is cropped to the ink and padded like them. Since the
+scale estimate is only good to about ±20%, `scale_candidates` offers a few factors around it
+for a caller that can afford to decode more than once and keep the best reading.
 
 The scale comes from the glyphs: the connected components of the ink, each measured by the
 full width at half its own darkest value (robust to blur and anti-aliasing), and the 60th
@@ -36,6 +38,9 @@ DEFAULT_MAX_PIXELS = 40_000_000
 # px, since bold glyphs touch and merge more. User images are brought to the geometric mean of
 # the four, so neither style nor stroke weight is more than ~13% off.
 TRAINING_GLYPH_HEIGHT = 10.2
+# What `scale_candidates` multiplies the estimated scale by; the best of these four decodes
+# was chosen on 150 shared test images at five scales (`benchmarks/README.md`).
+SCALE_MULTIPLIERS = (0.7, 0.85, 1.0, 1.2)
 # Below this darkness (of 255) between paper and ink, an image counts as blank.
 MIN_CONTRAST = 32
 # Glyphs smaller than a quarter of the training size are enlarged only ×4.
@@ -80,17 +85,47 @@ def load_user_image(
 
     `rescale=False` keeps the image's own scale (only modes, polarity, contrast and crop).
     """
-    gray = _crop_to_ink(_normalize(_to_gray(_open(source, max_bytes, max_pixels))))
-    if rescale:
-        factor = estimate_scale(gray)
-        if factor is not None and abs(factor - 1.0) > 0.03:
-            factor = max(factor, 1 / MAX_UPSCALE)
-            if gray.size / factor**2 > max_pixels:
-                raise ImageInputError(
-                    "the formula is too large once brought to the model's scale", "too_large"
-                )
-            gray = _crop_to_ink(_resize(gray, 1.0 / factor))
+    gray = read_user_image(source, max_bytes=max_bytes, max_pixels=max_pixels)
+    factor = estimate_scale(gray) if rescale else None
+    return at_scale(gray, factor or 1.0, max_pixels)
+
+
+def read_user_image(
+    source: str | Path | bytes | Image.Image,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> np.ndarray:
+    """The image as `uint8` gray, dark ink on white, cropped to the ink, at its own scale."""
+    return _crop_to_ink(_normalize(_to_gray(_open(source, max_bytes, max_pixels))))
+
+
+def at_scale(gray: np.ndarray, factor: float, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """`read_user_image`'s output made `factor` times smaller, cropped and padded like the
+    training images (enlarged at most `MAX_UPSCALE` times)."""
+    if abs(factor - 1.0) > 0.03:
+        factor = max(factor, 1 / MAX_UPSCALE)
+        if gray.size / factor**2 > max_pixels:
+            raise ImageInputError(
+                "the formula is too large once brought to the model's scale", "too_large"
+            )
+        gray = _crop_to_ink(_resize(gray, 1.0 / factor))
     return pad(Image.fromarray(gray), PAD // FACTOR)
+
+
+def scale_candidates(
+    gray: np.ndarray, multipliers: tuple[float, ...] = SCALE_MULTIPLIERS
+) -> list[float]:
+    """The factors worth decoding `gray` at: its estimated scale times each multiplier.
+
+    One estimate is not enough: on renders at the training scale it spreads ±20% around 1,
+    and a model reads a formula 15% too large or too small noticeably worse. Decoding at a
+    few scales and keeping the reading the model is surest of recovers that (measured in
+    `benchmarks/README.md`, "Reading user images at several scales").
+    """
+    estimate = estimate_scale(gray) or 1.0
+    factors = {round(max(estimate * m, 1 / MAX_UPSCALE), 3) for m in multipliers}
+    return sorted(factors)
 
 
 def _crop_to_ink(gray: np.ndarray) -> np.ndarray:

@@ -3,8 +3,10 @@
 `predictions.jsonl` gets one JSON object per item: `image`, `tokens` (normalized, space
 separated), `latex`, `score`, `seconds` (the item's share of its batch's decoding time) and the
 attention cells scored while decoding it (`steps`, `fine_cells`, `coarse_cells`,
-`grid_cells`); an item without a usable image gets `{"image", "tokens": "", "error"}`. It is a
-predictions file `im2markup evaluate` reads, where such an item counts as missing.
+`grid_cells`); where the beam's top hypothesis would not typeset and a well-formed n-best
+entry was taken instead (`model.well_formed`), `beam_top` keeps the top one. An item without
+a usable image gets `{"image", "tokens": "", "error"}`. It is a predictions file
+`im2markup evaluate` reads, where such an item counts as missing.
 
 `decoding.json` beside it holds the settings that decide the predictions. An evaluation started
 again with the same settings skips the items already in the file, so a killed run loses at most
@@ -32,6 +34,7 @@ from im2markup.data.vocab import Vocab
 from im2markup.evaluation.model_inputs import SplitInputs
 from im2markup.model.attention_cost import AttentionCost
 from im2markup.model.base import Hypothesis, ImageToMarkupModel
+from im2markup.model.well_formed import first_well_formed
 
 PREDICTIONS = "predictions.jsonl"
 SETTINGS = "decoding.json"
@@ -39,7 +42,11 @@ SETTINGS = "decoding.json"
 
 @dataclass(frozen=True)
 class DecodeSettings:
-    """Everything the predictions depend on (batch size and threads only change the speed)."""
+    """Everything the predictions depend on (batch size and threads only change the speed).
+
+    `well_formed_choice` marks predictions that took the first well-formed n-best entry;
+    folders written before that choice existed lack it and are not mixed with new ones.
+    """
 
     model_sha256: str
     split: str
@@ -47,6 +54,7 @@ class DecodeSettings:
     beam_size: int
     max_len: int | None
     crohme: bool
+    well_formed_choice: bool = True
 
 
 class PredictionLog:
@@ -157,7 +165,11 @@ def decode_pending(
             share = (time.perf_counter() - start) / len(ready)
             per_step = cells(tuple(images.shape[-2:]))
             for (k, _), hyp in zip(ready, hypotheses, strict=True):
-                entries.append(_entry(names[k], hyp, vocab, share, per_step))
+                chosen = first_well_formed(hyp, vocab)
+                entry = _entry(names[k], chosen, vocab, share, per_step)
+                if chosen is not hyp:
+                    entry["beam_top"] = " ".join(vocab.decode(hyp.token_ids))
+                entries.append(entry)
             decoded += len(ready)
         log.append(entries)
         bar.update(len(members))

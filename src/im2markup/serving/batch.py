@@ -17,6 +17,7 @@ from typing import TextIO
 
 from tqdm import tqdm
 
+from im2markup.data.user_images import SCALE_MULTIPLIERS
 from im2markup.serving.inputs import ImageSource
 from im2markup.serving.predictor import FailedPrediction, Predictor, Result, load_model
 
@@ -69,16 +70,23 @@ def predict_command(
     beam_size: int | None = None,
     verify: bool = False,
     crohme: bool = False,
+    single_scale: bool = False,
 ) -> int:
     """`im2markup predict`: load the model, then `predict_files`; set-up problems (no model,
     no LaTeX for `verify`) are reported on stderr with status 2. `crohme` keeps the output to
-    CROHME's symbols."""
+    CROHME's symbols; `single_scale` decodes once at the estimated scale instead of searching
+    (`Predictor`)."""
     from im2markup.data.render import RenderError
     from im2markup.data.render.compile import require_programs
 
     try:
         predictor = load_model(
-            model, device=device, threads=threads, batch_size=batch_size, crohme=crohme
+            model,
+            device=device,
+            threads=threads,
+            batch_size=batch_size,
+            crohme=crohme,
+            scale_multipliers=(1.0,) if single_scale else SCALE_MULTIPLIERS,
         )
         if verify:
             require_programs()

@@ -8,13 +8,21 @@ maps a loader's complaint onto an HTTP status.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from im2markup.data.dataset import bucket_for
-from im2markup.data.user_images import ImageInputError, load_user_image
+from im2markup.data.user_images import (
+    SCALE_MULTIPLIERS,
+    ImageInputError,
+    at_scale,
+    load_user_image,
+    read_user_image,
+    scale_candidates,
+)
 from im2markup.serving.limits import Limits
 
 ImageSource = Image.Image | str | os.PathLike | bytes
@@ -33,19 +41,49 @@ def prepare_image(source: ImageSource, limits: Limits) -> np.ndarray:
     """The model input for one image: the loader's grayscale crop at the training scale,
     white-padded into the smallest training bucket that holds it (`H×W uint8`, ink top-left)."""
     image = load_user_image(source, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels)
-    width, height = bucket_for(image.height, image.width)
-    pixels = np.full((height, width), 255, dtype=np.uint8)
-    pixels[: image.height, : image.width] = np.asarray(image)
-    return pixels
+    return _in_bucket(image)
+
+
+@dataclass(frozen=True)
+class ModelInputs:
+    """One image ready to decode: the model input at each scale worth trying (see
+    `user_images.scale_candidates`) and the image padded at its own scale, which a render of
+    the right formula in the right style reproduces pixel for pixel (for verification)."""
+
+    candidates: list[np.ndarray]
+    native: np.ndarray
+
+
+def prepare_inputs(
+    source: ImageSource, limits: Limits, multipliers: tuple[float, ...] = SCALE_MULTIPLIERS
+) -> ModelInputs:
+    """Read `source` once and bring it to every candidate scale that stays within the pixel
+    limit; raises `ImageInputError` when the image is unusable or no scale fits."""
+    gray = read_user_image(source, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels)
+    candidates, refusal = [], None
+    for factor in scale_candidates(gray, multipliers):
+        try:
+            candidates.append(_in_bucket(at_scale(gray, factor, limits.max_pixels)))
+        except ImageInputError as error:
+            refusal = error
+    if not candidates:
+        raise refusal or ImageInputError("no scale to read the image at", "too_large")
+    return ModelInputs(candidates, np.asarray(at_scale(gray, 1.0)))
 
 
 def native_image(source: ImageSource, limits: Limits) -> np.ndarray:
-    """The image cropped and padded like the model input but at its own scale: what a render
-    of the right formula in the right style reproduces pixel for pixel."""
+    """The image cropped and padded like the model input but at its own scale."""
     image = load_user_image(
         source, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels, rescale=False
     )
     return np.asarray(image)
+
+
+def _in_bucket(image: Image.Image) -> np.ndarray:
+    width, height = bucket_for(image.height, image.width)
+    pixels = np.full((height, width), 255, dtype=np.uint8)
+    pixels[: image.height, : image.width] = np.asarray(image)
+    return pixels
 
 
 _STATUS: dict[str, int] = {"too_large": 413, "not_image": 415, "unsupported": 415}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +18,11 @@ from PIL import Image
 
 from im2markup.data.detokenizer import detokenize
 from im2markup.data.handwriting.crohme import crohme_mask
-from im2markup.data.user_images import ImageErrorKind, ImageInputError
+from im2markup.data.user_images import SCALE_MULTIPLIERS, ImageErrorKind, ImageInputError
 from im2markup.data.vocab import Vocab
 from im2markup.model.base import Hypothesis, ImageToMarkupModel
-from im2markup.serving.inputs import ImageSource, describe, native_image, prepare_image
+from im2markup.model.well_formed import first_well_formed
+from im2markup.serving.inputs import ImageSource, ModelInputs, describe, prepare_inputs
 from im2markup.serving.limits import Limits
 from im2markup.serving.verify import rerank
 
@@ -71,20 +72,13 @@ class FailedPrediction:
 Result = Prediction | FailedPrediction
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    """An image ready to decode: the model input, the image at its own scale (kept only for
-    verification) and the seconds spent loading it."""
-
-    pixels: np.ndarray
-    native: np.ndarray | None
-    seconds: float
-
-
 class Predictor:
     """A loaded model with everything needed to go from an image to LaTeX.
 
     `crohme` keeps the output to the symbols of CROHME's handwritten formulas (`crohme_mask`).
+    Each image is read greedily at its estimated scale times each of `scale_multipliers`, and
+    the reading the model scores highest picks the scale the final (beam) decoding uses;
+    `(1.0,)` decodes once, at the estimate.
     """
 
     def __init__(
@@ -100,6 +94,7 @@ class Predictor:
         verify_styles: tuple[str, ...] | None = None,
         name: str = "model",
         crohme: bool = False,
+        scale_multipliers: tuple[float, ...] = SCALE_MULTIPLIERS,
     ):
         self.model = model.eval()
         self.vocab = vocab
@@ -111,6 +106,7 @@ class Predictor:
         self.verify_styles = verify_styles
         self.name = name
         self.allowed_tokens = crohme_mask(vocab).to(self.device) if crohme else None
+        self.scale_multipliers = scale_multipliers
 
     def predict(
         self,
@@ -170,61 +166,96 @@ class Predictor:
         self, sources: list[ImageSource], beam_size: int | None, attention: bool, verify: bool
     ) -> list[Result]:
         results: list[Result] = [FailedPrediction("not decoded")] * len(sources)
-        ready: dict[int, _Prepared] = {}
+        ready: dict[int, ModelInputs] = {}
+        seconds: dict[int, float] = {}
         for i, source in enumerate(sources):
             start = time.perf_counter()
             try:
-                pixels = prepare_image(source, self.limits)
-                native = native_image(source, self.limits) if verify else None
+                ready[i] = prepare_inputs(source, self.limits, self.scale_multipliers)
             except ImageInputError as err:
-                seconds = time.perf_counter() - start
-                results[i] = FailedPrediction(str(err), describe(source), seconds, err.kind)
+                seconds_spent = time.perf_counter() - start
+                results[i] = FailedPrediction(str(err), describe(source), seconds_spent, err.kind)
             else:
-                ready[i] = _Prepared(pixels, native, time.perf_counter() - start)
-        for group in self._groups(ready):
-            decoded = self._decode_group(
-                [ready[i] for i in group], beam_size or self.beam_size, attention, verify
-            )
-            for i, prediction in zip(group, decoded, strict=True):
-                results[i] = _with_time(prediction, ready[i].seconds)
+                seconds[i] = time.perf_counter() - start
+        chosen = self._choose_scales(ready, seconds)
+        beam = beam_size or self.beam_size
+        again = [
+            ((i, 0), pixels)
+            for i, (pixels, hyp) in chosen.items()
+            if hyp is None or beam > 1 or attention
+        ]
+        final = self._decode(again, beam, attention, seconds)
+        for i, (pixels, hyp) in chosen.items():
+            start = time.perf_counter()
+            hyp, verified = first_well_formed(final.get((i, 0), hyp), self.vocab), None
+            if verify:
+                n_best = hyp.n_best or [hyp]
+                hyp, verified = rerank(
+                    ready[i].native, n_best, self.vocab, self.verify_styles, self.limits
+                )
+            seconds[i] += time.perf_counter() - start
+            results[i] = self._prediction(hyp, pixels, attention, verified, seconds[i])
         return results
 
-    def _groups(self, ready: dict[int, _Prepared]) -> Iterator[list[int]]:
-        """Indices of images of one size, at most `batch_size` at a time."""
-        by_shape: dict[tuple[int, ...], list[int]] = {}
-        for i, prepared in ready.items():
-            by_shape.setdefault(prepared.pixels.shape, []).append(i)
-        for indices in by_shape.values():
-            for at in range(0, len(indices), self.batch_size):
-                yield indices[at : at + self.batch_size]
+    def _choose_scales(
+        self, ready: dict[int, ModelInputs], seconds: dict[int, float]
+    ) -> dict[int, tuple[np.ndarray, Hypothesis | None]]:
+        """Per image, the candidate scale whose greedy reading the model is surest of, with
+        that reading (`None` where there was only one candidate and nothing was decoded)."""
+        chosen: dict[int, tuple[np.ndarray, Hypothesis | None]] = {
+            i: (inputs.candidates[0], None) for i, inputs in ready.items()
+        }
+        several = [
+            ((i, j), pixels)
+            for i, inputs in ready.items()
+            if len(inputs.candidates) > 1
+            for j, pixels in enumerate(inputs.candidates)
+        ]
+        for (i, j), hyp in self._decode(several, 1, False, seconds).items():
+            best = chosen[i][1]
+            if best is None or hyp.score > best.score:
+                chosen[i] = (ready[i].candidates[j], hyp)
+        return chosen
 
-    def _decode_group(
-        self, images: list[_Prepared], beam_size: int, attention: bool, verify: bool
-    ) -> list[Prediction]:
-        """Decode images of one size together; each gets an equal share of the time."""
-        start = time.perf_counter()
-        batch = torch.from_numpy(np.stack([image.pixels for image in images])[:, None])
-        with torch.inference_mode():
-            hypotheses = self.model.decode(
-                batch.to(self.device),
-                beam_size=beam_size,
-                max_len=self.max_len,
-                keep_attention=attention,
-                allowed_tokens=self.allowed_tokens,
-            )
-        predictions = []
-        for image, hyp in zip(images, hypotheses, strict=True):
-            chosen, verified = hyp, None
-            if verify and image.native is not None:
-                chosen, verified = rerank(
-                    image.native, hyp.n_best or [hyp], self.vocab, self.verify_styles, self.limits
-                )
-            predictions.append(self._prediction(chosen, image.pixels, attention, verified))
-        share = (time.perf_counter() - start) / len(images)
-        return [_with_time(p, share) for p in predictions]
+    def _decode(
+        self,
+        items: list[tuple[tuple[int, int], np.ndarray]],
+        beam_size: int,
+        attention: bool,
+        seconds: dict[int, float],
+    ) -> dict[tuple[int, int], Hypothesis]:
+        """Decode `(image index, candidate)` inputs, those of one size together, at most
+        `batch_size` at a time; each adds its share of its batch's time to its image's."""
+        by_shape: dict[tuple[int, ...], list[tuple[tuple[int, int], np.ndarray]]] = {}
+        for key, pixels in items:
+            by_shape.setdefault(pixels.shape, []).append((key, pixels))
+        decoded: dict[tuple[int, int], Hypothesis] = {}
+        for group in by_shape.values():
+            for at in range(0, len(group), self.batch_size):
+                part = group[at : at + self.batch_size]
+                start = time.perf_counter()
+                batch = torch.from_numpy(np.stack([pixels for _, pixels in part])[:, None])
+                with torch.inference_mode():
+                    hypotheses = self.model.decode(
+                        batch.to(self.device),
+                        beam_size=beam_size,
+                        max_len=self.max_len,
+                        keep_attention=attention,
+                        allowed_tokens=self.allowed_tokens,
+                    )
+                share = (time.perf_counter() - start) / len(part)
+                for (key, _), hyp in zip(part, hypotheses, strict=True):
+                    decoded[key] = hyp
+                    seconds[key[0]] += share
+        return decoded
 
     def _prediction(
-        self, hyp: Hypothesis, pixels: np.ndarray, attention: bool, verified: bool | None
+        self,
+        hyp: Hypothesis,
+        pixels: np.ndarray,
+        attention: bool,
+        verified: bool | None,
+        seconds: float,
     ) -> Prediction:
         tokens = self.vocab.decode(hyp.token_ids)
         maps = None
@@ -234,16 +265,11 @@ class Predictor:
             latex=detokenize(" ".join(tokens)),
             tokens=" ".join(tokens),
             score=float(hyp.score),
-            seconds=0.0,
+            seconds=seconds,
             attention=maps,
             verified=verified,
             input_image=Image.fromarray(pixels),
         )
-
-
-def _with_time(result: Result, seconds: float) -> Result:
-    """The result with `seconds` added to its time."""
-    return replace(result, seconds=result.seconds + seconds)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -286,7 +312,8 @@ def load_model(
     `threads` sets PyTorch's CPU threads for the whole process: decoding runs many small
     steps, and on a busy machine two threads that wait for each other are many times slower
     than one (see `benchmarks/README.md`). Other keyword arguments go to `Predictor`
-    (`beam_size`, `batch_size`, `max_len`, `limits`, `verify_styles`, `crohme`).
+    (`beam_size`, `batch_size`, `max_len`, `limits`, `verify_styles`, `crohme`,
+    `scale_multipliers`).
     """
     from im2markup.model.io import load_model_dir
 

@@ -19,6 +19,7 @@ _CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BRACE_LEXEME = re.compile(r"\\.|%[^\n]*|[{}]", re.DOTALL)
 _ENVIRONMENT = re.compile(r"\\(begin|end)\s*\{\s*([^{}]*?)\s*\}")
 _COMMENT = re.compile(r"(?<!\\)((?:\\\\)*)%[^\n]*")
+_DELIMITER = re.compile(r"\\(left|right)(?![a-zA-Z])")
 
 
 def precheck(formula: str, max_chars: int = MAX_CHARS) -> str | None:
@@ -30,7 +31,12 @@ def precheck(formula: str, max_chars: int = MAX_CHARS) -> str | None:
     control = _CONTROL_CHARACTER.search(formula)
     if control is not None:
         return f"formula contains the control character U+{ord(control.group()):04X}"
-    return _brace_problem(formula) or _environment_problem(formula) or check_formula(formula)
+    return (
+        _brace_problem(formula)
+        or _environment_problem(formula)
+        or _delimiter_problem(formula)
+        or check_formula(formula)
+    )
 
 
 def _brace_problem(formula: str) -> str | None:
@@ -63,4 +69,17 @@ def _environment_problem(formula: str) -> str | None:
             open_envs.pop()
     if open_envs:
         return f"\\begin{{{open_envs[-1]}}} is never closed"
+    return None
+
+
+def _delimiter_problem(formula: str) -> str | None:
+    """A `\\right` before its `\\left` or a `\\left` never closed (counted over the whole
+    formula: TeX also wants the pair in one group, which a count cannot see)."""
+    depth = 0
+    for kind in _DELIMITER.findall(formula):
+        depth += 1 if kind == "left" else -1
+        if depth < 0:
+            return "\\right without a matching \\left"
+    if depth > 0:
+        return f"{depth} \\left never closed by a \\right"
     return None

@@ -1,0 +1,85 @@
+"""What reading user images at several scales adds, and what it costs.
+
+The user-image path estimates each image's scale from its glyph heights, which is good to about
+±20%. The predictor therefore decodes greedily at the estimate times each multiplier of
+`SCALE_MULTIPLIERS`, keeps the scale whose reading the model scores highest and decodes that
+one with the beam. This script compares that with decoding once at the estimate, on test
+images transformed as users send them (the robustness suite's transforms), scored with the
+evaluation's metrics (image match as in the paper, token match, token edit score).
+
+    .venv/bin/python benchmarks/scale_search.py --n 150 --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+from im2markup.data.user_images import SCALE_MULTIPLIERS
+from im2markup.evaluation.robustness import SEED
+from im2markup.evaluation.scoring import RenderOptions, score_predictions
+from im2markup.evaluation.splits import load_split
+from im2markup.evaluation.transforms import TRANSFORMS
+from im2markup.serving.predictor import FailedPrediction, load_model
+
+DEFAULT_TRANSFORMS = (
+    "original",
+    "scale ×0.5",
+    "scale ×1.5",
+    "scale ×2",
+    "scale ×3",
+    "light on dark",
+    "screenshot",
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", help="model directory (default: the bundled model)")
+    parser.add_argument("--split", default="test-shared")
+    parser.add_argument("--n", type=int, default=150)
+    parser.add_argument("--beam", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1, help="PyTorch CPU threads")
+    parser.add_argument("--transforms", default=",".join(DEFAULT_TRANSFORMS))
+    args = parser.parse_args()
+
+    split = load_split(args.split).head(args.n)
+    clean = [split.input_image(k) for k in range(len(split))]
+    if any(image is None for image in clean):
+        raise SystemExit(f"{split.name} has items without an input image")
+    predictor = load_model(args.model, threads=args.threads)
+    modes = {"estimate only": (1.0,), "scale search": SCALE_MULTIPLIERS}
+    report: dict = {"split": split.name, "n": len(split), "beam": args.beam, "rows": {}}
+    numbers = list(TRANSFORMS)
+    for name in args.transforms.split(","):
+        transform = TRANSFORMS[name]
+        number = numbers.index(name)
+        images = [
+            transform(image, np.random.default_rng([SEED, number, k]))
+            for k, image in enumerate(clean)
+        ]
+        row = {}
+        for mode, multipliers in modes.items():
+            predictor.scale_multipliers = multipliers
+            start = time.perf_counter()
+            results = predictor.predict_batch(images, beam_size=args.beam)
+            seconds = (time.perf_counter() - start) / len(images)
+            tokens = [
+                None if isinstance(r, FailedPrediction) else r.tokens.split() for r in results
+            ]
+            metrics, _ = score_predictions(split, tokens, render=RenderOptions(progress=False))
+            row[mode] = {
+                key: round(metrics[key], 2)
+                for key in ("image_match", "token_match", "edit_distance")
+            }
+            row[mode]["seconds_per_image"] = round(seconds, 3)
+        report["rows"][name] = row
+        print(json.dumps({name: row}), flush=True)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
