@@ -26,6 +26,7 @@ from im2markup.data.render.templates import batch_document, get_style, register_
         (r"x \end{preview} y", "not allowed"),
         (r"\frac { d } { d s } \right| _ { s = 0 }", "\\right without a matching \\left"),
         (r"\left( \frac { a } { b } \right) \left[ c", "1 \\left never closed"),
+        (r"\frac { \left( a } { b \right) }", "closed by a brace before its \\right"),
         (r"\input{/etc/passwd}", "input"),
         ("a\x01b", "U+0001"),
         ("x" * 5000, "5000 characters"),

@@ -19,7 +19,7 @@ _CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BRACE_LEXEME = re.compile(r"\\.|%[^\n]*|[{}]", re.DOTALL)
 _ENVIRONMENT = re.compile(r"\\(begin|end)\s*\{\s*([^{}]*?)\s*\}")
 _COMMENT = re.compile(r"(?<!\\)((?:\\\\)*)%[^\n]*")
-_DELIMITER = re.compile(r"\\(left|right)(?![a-zA-Z])")
+_GROUP_LEXEME = re.compile(r"\\(?:left|right)(?![a-zA-Z])|\\[a-zA-Z]+|\\.|[{}]", re.DOTALL)
 
 
 def precheck(formula: str, max_chars: int = MAX_CHARS) -> str | None:
@@ -73,13 +73,21 @@ def _environment_problem(formula: str) -> str | None:
 
 
 def _delimiter_problem(formula: str) -> str | None:
-    """A `\\right` before its `\\left` or a `\\left` never closed (counted over the whole
-    formula: TeX also wants the pair in one group, which a count cannot see)."""
-    depth = 0
-    for kind in _DELIMITER.findall(formula):
-        depth += 1 if kind == "left" else -1
-        if depth < 0:
-            return "\\right without a matching \\left"
-    if depth > 0:
-        return f"{depth} \\left never closed by a \\right"
+    """A `\\right` without its `\\left`, or a `\\left` never closed, within one brace group:
+    TeX wants both halves of a pair in the same group (`\\frac{\\left( a}{b \\right)}` fails)."""
+    open_pairs = [0]
+    for lexeme in _GROUP_LEXEME.findall(formula):
+        if lexeme == "{":
+            open_pairs.append(0)
+        elif lexeme == "}" and len(open_pairs) > 1:
+            if open_pairs.pop():
+                return "a \\left is closed by a brace before its \\right"
+        elif lexeme == "\\left":
+            open_pairs[-1] += 1
+        elif lexeme == "\\right":
+            if not open_pairs[-1]:
+                return "\\right without a matching \\left"
+            open_pairs[-1] -= 1
+    if any(open_pairs):
+        return f"{sum(open_pairs)} \\left never closed by a \\right"
     return None
