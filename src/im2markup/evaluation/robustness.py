@@ -127,13 +127,12 @@ def _add_attention(
     """Attention strips of the first wrongly read items, shown by their report rows."""
     from im2markup.data.user_images import ImageInputError
     from im2markup.evaluation.visualize import explain, write_visualization
-    from im2markup.serving.inputs import prepare_image
 
     wrong = [item for item in items if item.get("image_match") is False and item["pred"]]
     for item in wrong[:ATTENTION_ITEMS]:
         image = images[item["index"]]
         try:
-            pixels = prepare_image(image, predictor.limits)
+            pixels = np.asarray(predictor.predict(image).input_image)
         except ImageInputError:
             continue
         explanation = explain(

@@ -17,6 +17,7 @@ from im2markup.evaluation.attention_viz import (
     selected_coarse_cells,
 )
 from im2markup.model.base import ImageToMarkupModel
+from im2markup.model.well_formed import first_well_formed
 from im2markup.paths import cache_dir
 
 
@@ -45,13 +46,15 @@ def explain(
     allowed_tokens: torch.Tensor | None = None,
 ) -> Explanation:
     """Decode one model-ready image (`uint8` H×W; model in eval mode), keeping attention
-    (only `allowed_tokens`, when given, as the predictor decodes)."""
+    (only `allowed_tokens`, when given, and the first well-formed n-best entry, as the
+    predictor decodes)."""
     device = next(model.parameters()).device
     batch = torch.tensor(np.asarray(pixels, dtype=np.uint8)[None, None], device=device)
     with torch.inference_mode():
-        hyp = model.decode(
+        (hyp,) = model.decode(
             batch, beam_size=beam_size, keep_attention=True, allowed_tokens=allowed_tokens
-        )[0]
+        )
+    hyp = first_well_formed(hyp, vocab)
     if hyp.attention is None:
         raise ValueError(f"{type(model).__name__} keeps no attention to show (e.g. a CTC model)")
     steps, tokens = [], []
@@ -102,15 +105,15 @@ def visualize(
     beam_size: int = 5,
     device: str = "cpu",
 ) -> Visualization:
-    """Read `image_path` through the user-image path and write its attention strip and page.
+    """Read `image_path` as `im2markup predict` does (at the scale it chooses) and write its
+    attention strip and page.
 
     `model_dir` None uses the bundled model; `out_dir` defaults to `<cache>/visualize`.
     """
-    from im2markup.serving.inputs import prepare_image
     from im2markup.serving.predictor import load_model
 
     predictor = load_model(model_dir, device)
-    pixels = prepare_image(image_path, predictor.limits)
+    pixels = np.asarray(predictor.predict(image_path, beam_size=beam_size).input_image)
     explanation = explain(predictor.model, predictor.vocab, pixels, beam_size)
     out_dir = out_dir or cache_dir() / "visualize"
     strip, page = write_visualization(
