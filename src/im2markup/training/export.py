@@ -163,10 +163,10 @@ attention and input feeding, target embedding {m.embed_dim}.
 
 ## Intended use and limits
 Typeset formulas as LaTeX renders them: rendered equations, screenshots of PDFs, clean scans.
-User images are converted to gray, inverted when light on dark, scaled so that their glyphs
-match the training renders, and cropped to the ink. Very long formulas (more than ~150
-tokens), environments with many rows, handwriting and photographs of paper are outside what
-it was trained on. The output is the normalized LaTeX (compacted for pasting); it is checked
-by rendering only with `--verify`. Test figures, and the commands that measure them, are in
-`results/README.md`.
+User images are converted to gray, inverted when light on dark, cropped to the ink and read
+at four scales around the one where their glyphs match the training renders. Very long
+formulas (more than ~150 tokens), environments with many rows, handwriting and photographs of
+paper are outside what it was trained on. The output is the normalized LaTeX (compacted for
+pasting); it is checked by rendering only with `--verify`. Test figures, and the commands that
+measure them, are in `results/README.md`.
 """
