@@ -101,7 +101,14 @@ def run(args: argparse.Namespace) -> int:
                 raise ValueError("--suite needs --model DIR")
             split = load_split(args.split) if args.split else None
             table, out = run_suite(
-                args.model, args.out, limit=args.limit, render=render, split=split
+                args.model,
+                args.out,
+                limit=args.limit,
+                render=render,
+                split=split,
+                beam_size=args.beam,
+                device=args.device,
+                threads=args.threads,
             )
             print(f"{table}\n\nwrote {out}")
             return 0

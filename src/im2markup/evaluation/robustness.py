@@ -41,6 +41,7 @@ def run_suite(
     transforms: Sequence[str] | None = None,
     beam_size: int = 5,
     device: str = "cpu",
+    threads: int | None = None,
 ) -> tuple[str, Path]:
     """Run the transforms (all, or those named) over the test split (or `split`); returns the
     table and the output folder. A CROHME split is decoded with CROHME's symbols only."""
@@ -49,7 +50,7 @@ def run_suite(
     render = render or RenderOptions()
     split = (split or load_split("test")).head(limit)
     crohme = split.crohme_golds is not None
-    predictor = load_model(model_dir, device, beam_size=beam_size, crohme=crohme)
+    predictor = load_model(model_dir, device, threads=threads, beam_size=beam_size, crohme=crohme)
     out_dir = out_dir or cache_dir() / "evaluations" / f"robustness-{Path(model_dir).name}"
     unknown = sorted(set(transforms or ()) - set(TRANSFORMS))
     if unknown:
