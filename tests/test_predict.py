@@ -11,9 +11,9 @@ import pytest
 import torch
 from PIL import Image
 
-from im2markup.data.user_images import ImageInputError
+from im2markup.data.user_images import ImageInputError, load_user_image
 from im2markup.model.well_formed import first_well_formed
-from im2markup.serving.inputs import prepare_image, prepare_inputs
+from im2markup.serving.inputs import prepare_inputs
 from im2markup.serving.predictor import FailedPrediction, Prediction, Predictor
 from serving_fixtures import (
     TEST_IMAGE_IDS,
@@ -79,6 +79,7 @@ def test_prediction_is_the_well_formed_decoding_of_the_scale_read_most_surely(
     scores = [_decode(predictor, pixels, 1).score for pixels in inputs.candidates]
     chosen = inputs.candidates[int(np.argmax(scores))]
     assert np.array_equal(np.asarray(prediction.input_image), chosen)
+    assert np.array_equal(predictor.model_input(images[0]), chosen)
     hyp = first_well_formed(_decode(predictor, chosen, beam), predictor.vocab)
     assert prediction.tokens == " ".join(predictor.vocab.decode(hyp.token_ids))
     assert prediction.score == pytest.approx(hyp.score, abs=1e-4)
@@ -89,7 +90,9 @@ def test_one_multiplier_decodes_once_at_the_estimated_scale(
 ):
     single = Predictor(predictor.model, predictor.vocab, scale_multipliers=(1.0,))
     prediction = single.predict(images[0])
-    pixels = prepare_image(images[0], predictor.limits)
+    (pixels,) = prepare_inputs(images[0], predictor.limits, (1.0,)).candidates
+    estimate = np.asarray(load_user_image(images[0]))
+    assert np.array_equal(pixels[: estimate.shape[0], : estimate.shape[1]], estimate)
     assert np.array_equal(np.asarray(prediction.input_image), pixels)
     hyp = first_well_formed(_decode(predictor, pixels, single.beam_size), predictor.vocab)
     assert prediction.tokens == " ".join(predictor.vocab.decode(hyp.token_ids))

@@ -133,7 +133,7 @@ def _add_attention(
     for item in wrong[:ATTENTION_ITEMS]:
         image = images[item["index"]]
         try:
-            pixels = np.asarray(predictor.predict(image).input_image)
+            pixels = predictor.model_input(image)
         except ImageInputError:
             continue
         explanation = explain(

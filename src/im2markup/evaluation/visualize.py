@@ -113,7 +113,7 @@ def visualize(
     from im2markup.serving.predictor import load_model
 
     predictor = load_model(model_dir, device)
-    pixels = np.asarray(predictor.predict(image_path, beam_size=beam_size).input_image)
+    pixels = predictor.model_input(image_path)
     explanation = explain(predictor.model, predictor.vocab, pixels, beam_size)
     out_dir = out_dir or cache_dir() / "visualize"
     strip, page = write_visualization(

@@ -37,13 +37,6 @@ def describe(source: ImageSource) -> str:
     return f"{source.width}×{source.height} image"
 
 
-def prepare_image(source: ImageSource, limits: Limits) -> np.ndarray:
-    """The model input for one image: the loader's grayscale crop at the training scale,
-    white-padded into the smallest training bucket that holds it (`H×W uint8`, ink top-left)."""
-    image = load_user_image(source, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels)
-    return _in_bucket(image)
-
-
 @dataclass(frozen=True)
 class ModelInputs:
     """One image ready to decode: the model input at each scale worth trying (see

@@ -142,6 +142,13 @@ class Predictor:
             self.iter_predict(sources, beam_size=beam_size, attention=attention, verify=verify)
         )
 
+    def model_input(self, source: ImageSource) -> np.ndarray:
+        """The padded model input `predict` decodes for `source`: the image at the scale the
+        search chooses (raises `ImageInputError` for an unusable image)."""
+        inputs = prepare_inputs(source, self.limits, self.scale_multipliers)
+        pixels, _ = self._choose_scales({0: inputs}, {0: 0.0})[0]
+        return pixels
+
     def iter_predict(
         self,
         sources: Iterable[ImageSource],
