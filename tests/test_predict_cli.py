@@ -184,3 +184,25 @@ def test_single_scale_flag_decodes_once_at_the_estimate(
     assert status == 0, err
     single = Predictor(predictor.model, predictor.vocab, scale_multipliers=(1.0,))
     assert out == single.predict(images[2]).latex + "\n"
+
+
+def test_handwritten_flag_picks_the_handwriting_model_beside_the_printed_one(
+    capsys, model_dir: Path, images: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """With a printed and a handwriting model bundled, plain `predict` keeps the printed one
+    and `--handwritten` takes the other, writing only CROHME's symbols."""
+    models = tmp_path / "models"
+    shutil.copytree(model_dir, models / "printed")
+    shutil.copytree(model_dir, models / "im2tex-handwritten")
+    monkeypatch.setenv("IM2MARKUP_MODELS", str(models))
+    status, printed, err = predict(capsys, "--tokens", *map(str, images))
+    assert status == 0, err
+    status, written, err = predict(capsys, "--tokens", "--handwritten", *map(str, images))
+    assert status == 0, err
+    _, expected, _ = predict(
+        capsys, "--model", str(model_dir), "--tokens", "--crohme", *map(str, images)
+    )
+    assert written == expected and written != printed
+    shutil.rmtree(models / "im2tex-handwritten")
+    status, _, err = predict(capsys, "--handwritten", str(images[0]))
+    assert status == 2 and "no bundled handwriting model" in err

@@ -44,6 +44,19 @@ def test_export_ships_the_best_weights_in_bf16_with_their_provenance(
     assert sum(p.numel() for p in model.parameters()) == meta["parameters"]
     card = (out / CARD).read_text(encoding="utf-8")
     assert f"selected at step {meta['step']}" in card and "tiny-run" in card
+    assert "`im2markup data build`" in card and "Typeset formulas" in card
+
+    # A model trained on handwriting drawings gets the handwriting card.
+    drawings = {"samples": 48, "by_source_style": {"crohme-train/handwritten": 48}}
+    manifest = {"manifest_hash": "0123", "splits": {"train": drawings}}
+    (data_root / "tiny" / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    written = export_run(run_dir, tmp_path / "written")
+    assert json.loads((written / "config.json").read_text())["metadata"]["data"]["styles"] == [
+        "handwritten"
+    ]
+    card = (written / CARD).read_text(encoding="utf-8")
+    assert "build-handwritten" in card and "CROHME test caption" in card
+    assert "Typeset formulas" not in card
 
     # Weights saved without their provenance: the validation row the trainer ranks first.
     best_config = run_dir / "best" / "config.json"

@@ -87,3 +87,32 @@ def test_init_warm_starts_a_run_and_logs_the_mapping(
     log = (tmp_path / "runs" / "warm" / "train.log").read_text(encoding="utf-8")
     assert f"warm start from {tmp_path / 'committed'}" in log
     assert f"{len(target) - 3} tokens found, 3 new tokens with fresh rows" in log
+
+
+@pytest.mark.parametrize(
+    ("name", "fresh_prefixes"),
+    [
+        ("small_hierarchical", ("coarse_", "decoder.attention.coarse_scorer.")),
+        ("small_sparsemax", ("coarse_", "decoder.attention.coarse_scorer.")),
+        ("small_cnn_only", ()),
+        ("small_ctc", ("rnn.", "out.")),
+    ],
+)
+def test_small_variants_start_from_the_small_standard_model(
+    name: str, fresh_prefixes: tuple[str, ...]
+) -> None:
+    """The variant table warm-starts each variant from the trained small model: everything the
+    two architectures share must be copied, and only the variant's own parts start fresh."""
+    standard = load_config("small").model
+    variant = load_config(name).model
+    source = build_model(standard, len(OLD)).state_dict()
+    model = build_model(variant, len(OLD))
+    report = transfer_weights(model, variant, source, OLD, OLD)
+    assert "cnn.net.0.weight" in report.copied
+    fresh = [entry.split(" ")[0] for entry in report.fresh]
+    assert all(entry.startswith(fresh_prefixes) for entry in fresh), fresh
+    assert bool(fresh) == bool(fresh_prefixes)
+    state = model.state_dict()
+    for key in [k for k in state if k.startswith("decoder.attention.fine_scorer.")]:
+        scorer = key.replace("fine_scorer", "scorer")
+        assert torch.equal(state[key], source[scorer]) and scorer not in report.ignored

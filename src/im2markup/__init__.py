@@ -11,7 +11,8 @@ if TYPE_CHECKING:
 
 
 def load_model(path: str | None = None, device: str = "cpu", **kwargs: Any) -> Predictor:
-    """Load a trained model (the bundled one by default) ready to predict.
+    """Load a trained model (the bundled one by default; `handwritten=True` for the bundled
+    handwriting model) ready to predict.
 
     Imported lazily so that `import im2markup` stays cheap for the LaTeX tools.
     """

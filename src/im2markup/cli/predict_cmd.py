@@ -46,6 +46,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="write only CROHME's handwriting symbols (for handwritten formulas like CROHME's)",
     )
     parser.add_argument(
+        "--handwritten",
+        action="store_true",
+        help="handwritten formulas: the bundled handwriting model (or --model), CROHME's symbols",
+    )
+    parser.add_argument(
         "--batch-size", type=positive_int, default=16, metavar="N", help="images decoded together"
     )
     parser.add_argument(
@@ -71,5 +76,6 @@ def run(args: argparse.Namespace) -> int:
         beam_size=args.beam,
         verify=args.verify,
         crohme=args.crohme,
+        handwritten=args.handwritten,
         single_scale=args.single_scale,
     )

@@ -71,11 +71,13 @@ def predict_command(
     verify: bool = False,
     crohme: bool = False,
     single_scale: bool = False,
+    handwritten: bool = False,
 ) -> int:
     """`im2markup predict`: load the model, then `predict_files`; set-up problems (no model,
     no LaTeX for `verify`) are reported on stderr with status 2. `crohme` keeps the output to
-    CROHME's symbols; `single_scale` decodes once at the estimated scale instead of searching
-    (`Predictor`)."""
+    CROHME's symbols; `handwritten` takes the bundled handwriting model (unless `model` names
+    one) and CROHME's symbols; `single_scale` decodes once at the estimated scale instead of
+    searching (`Predictor`)."""
     from im2markup.data.render import RenderError
     from im2markup.data.render.compile import require_programs
 
@@ -86,6 +88,7 @@ def predict_command(
             threads=threads,
             batch_size=batch_size,
             crohme=crohme,
+            handwritten=handwritten,
             scale_multipliers=(1.0,) if single_scale else SCALE_MULTIPLIERS,
         )
         if verify:

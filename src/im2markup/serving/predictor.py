@@ -289,13 +289,24 @@ def resolve_device(device: str) -> torch.device:
     return resolved
 
 
-def default_model_dir() -> Path:
-    """The bundled model: the only directory under `models/` with weights (or the one named
-    `default` when there are several)."""
+HANDWRITTEN_MODEL = "im2tex-handwritten"
+
+
+def default_model_dir(handwritten: bool = False) -> Path:
+    """The bundled model: `models/im2tex-handwritten` for handwriting; for printed formulas the
+    only other directory under `models/` with weights (or the one named `default` when there
+    are several)."""
     from im2markup.paths import models_dir
 
     root = models_dir()
-    candidates = sorted(p.parent for p in root.glob("*/model.safetensors"))
+    if handwritten:
+        directory = root / HANDWRITTEN_MODEL
+        if not (directory / "model.safetensors").is_file():
+            raise FileNotFoundError(f"no bundled handwriting model at {directory}")
+        return directory
+    candidates = sorted(
+        p.parent for p in root.glob("*/model.safetensors") if p.parent.name != HANDWRITTEN_MODEL
+    )
     if not candidates:
         raise FileNotFoundError(
             f"no bundled model under {root}; pass the directory of a trained model"
@@ -312,9 +323,13 @@ def load_model(
     device: str = "cpu",
     *,
     threads: int | None = None,
+    handwritten: bool = False,
     **kwargs: Any,
 ) -> Predictor:
     """A `Predictor` for the model directory `path` (the bundled model when `None`).
+
+    `handwritten` picks the bundled handwriting model (when `path` is `None`) and keeps the
+    output to CROHME's symbols, the set it was trained to write.
 
     `threads` sets PyTorch's CPU threads for the whole process: decoding runs many small
     steps, and on a busy machine two threads that wait for each other are many times slower
@@ -326,7 +341,9 @@ def load_model(
 
     if threads is not None:
         torch.set_num_threads(threads)
-    model_dir = Path(path) if path is not None else default_model_dir()
+    model_dir = Path(path) if path is not None else default_model_dir(handwritten)
+    if handwritten:
+        kwargs["crohme"] = True
     resolved = resolve_device(device)
     model, _cfg, vocab = load_model_dir(model_dir, resolved)
     return Predictor(model, vocab, resolved, name=model_dir.name, **kwargs)

@@ -102,7 +102,16 @@ def _manifest_summary(directory: Path) -> dict[str, Any]:
         return {"manifest_hash": None}
     splits = manifest.get("splits", {})
     sizes = {name: split.get("samples") for name, split in splits.items()}
-    return {"manifest_hash": manifest.get("manifest_hash"), "splits": sizes}
+    styles = {
+        key.rsplit("/", 1)[-1]
+        for split in splits.values()
+        for key in split.get("by_source_style", {})
+    }
+    return {
+        "manifest_hash": manifest.get("manifest_hash"),
+        "splits": sizes,
+        "styles": sorted(styles),
+    }
 
 
 def _commit() -> str | None:
@@ -138,6 +147,7 @@ def model_card(name: str, meta: dict[str, Any], cfg: ExperimentConfig) -> str:
         else ""
     )
     t = meta["train"]
+    handwritten = "handwritten" in meta["data"].get("styles", ())
     return f"""# Model card: {name}
 
 {meta["description"]}: {meta["parameters"]:,} parameters, {meta["vocab_size"]} tokens.
@@ -155,18 +165,39 @@ attention and input feeding, target embedding {m.embed_dim}.
   schedule, {t["precision"]}, seed {t["seed"]}, load-time augmentation
   {"on" if meta["augment"] else "off"} at the end; the run's `train.log` has its history).
 - Data: `{meta["data"]["name"]}` (manifest {meta["data"]["manifest_hash"]}; {split_text}),
-  built by `im2markup data build`: IM2LATEX-100K formulas and real arXiv formulas, none equal
-  to a test formula in normalized form, each rendered in the paper's style and in the style
-  of the shared images.
+  {_HANDWRITTEN_DATA if handwritten else _PRINTED_DATA}
 - Validation at selection (held-out validation formulas, greedy decoding): {figures}.
 - Code: commit {meta["commit"]}; exported {meta["exported"]}.
 
 ## Intended use and limits
+{_HANDWRITTEN_USE if handwritten else _PRINTED_USE}
+"""
+
+
+_PRINTED_DATA = """\
+built by `im2markup data build`: IM2LATEX-100K formulas and real arXiv formulas, none equal
+  to a test formula in normalized form, each rendered in the paper's style and in the style
+  of the shared images."""
+
+_HANDWRITTEN_DATA = """\
+built by `im2markup data build-handwritten`: formulas drawn as synthetic handwriting
+  (handwriting fonts, per-glyph jitter, elastic warp, one pen width; `docs/handwriting.md`),
+  printed-pool formulas for pretraining and CROHME training captions for fine-tuning. No
+  CROHME test caption or bitmap was used for training or model selection."""
+
+_PRINTED_USE = """\
 Typeset formulas as LaTeX renders them: rendered equations, screenshots of PDFs, clean scans.
 User images are converted to gray, inverted when light on dark, cropped to the ink and read
 at four scales around the one where their glyphs match the training renders. Very long
 formulas (more than ~150 tokens), environments with many rows, handwriting and photographs of
 paper are outside what it was trained on. The output is the normalized LaTeX (compacted for
 pasting); it is checked by rendering only with `--verify`. Test figures, and the commands that
-measure them, are in `results/README.md`.
-"""
+measure them, are in `results/README.md`."""
+
+_HANDWRITTEN_USE = """\
+Handwritten formulas written with CROHME's 111 symbols, as clean strokes (`im2markup predict
+--handwritten` keeps its output to those symbols). It never saw a real handwritten image in
+training: everything it learned is from synthetic drawings, so real handwriting that differs
+from them (photographs of paper, faint or very thick strokes, symbols outside CROHME's set)
+is read less well. Test figures on the 986 CROHME 2014 expressions, and the commands that
+measure them, are in `results/README.md`."""

@@ -4,6 +4,10 @@ Which tensors are indexed by the vocabulary is found by building the architectur
 time, on the meta device, with one more token: every dimension that grows with it is a token
 dimension. Rows along it are copied by token string, so a token that moved keeps its learned
 embedding and output row, and a token the old vocabulary lacks keeps its fresh initialisation.
+
+Across architectures, tensors are matched by name and shape; a coarse-to-fine model's fine
+scorer also takes a standard model's scorer (the same attention over the same fine grid), so
+the variants start from the trained standard model with only their coarse parts fresh.
 """
 
 from __future__ import annotations
@@ -43,6 +47,19 @@ class TransferReport:
         if self.ignored:
             parts.append(f"{len(self.ignored)} ignored: {', '.join(self.ignored)}")
         return "; ".join(parts)
+
+
+_COUNTERPARTS = {"decoder.attention.fine_scorer.": "decoder.attention.scorer."}
+
+
+def _source_name(name: str, src_state: dict[str, torch.Tensor]) -> str:
+    """The source tensor `name` loads from: itself, else its counterpart in another variant."""
+    if name in src_state:
+        return name
+    for prefix, other in _COUNTERPARTS.items():
+        if name.startswith(prefix):
+            return other + name[len(prefix) :]
+    return name
 
 
 def token_dims(cfg: ModelConfig, vocab_size: int) -> dict[str, int]:
@@ -86,8 +103,11 @@ def transfer_weights(
     dst_ids, src_ids, missing = _row_map(src_vocab, dst_vocab)
     report.tokens_found, report.new_tokens = len(dst_ids), missing
     state = model.state_dict()
+    used = set()
     for name, target in state.items():
-        source = src_state.get(name)
+        source_name = _source_name(name, src_state)
+        used.add(source_name)
+        source = src_state.get(source_name)
         if source is None:
             report.fresh.append(name)
         elif name in dims:
@@ -102,7 +122,7 @@ def transfer_weights(
             report.copied.append(name)
         else:
             report.fresh.append(f"{name} (shape {tuple(source.shape)} → {tuple(target.shape)})")
-    report.ignored = sorted(set(src_state) - set(state))
+    report.ignored = sorted(set(src_state) - used)
     return report
 
 
