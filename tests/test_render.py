@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import subprocess
+import sys
 import tarfile
 import time
 from pathlib import Path
@@ -16,7 +18,7 @@ from PIL import Image
 from im2markup.data.preprocess import CODE_BUCKETS, pad_to_bucket
 from im2markup.data.render import render_formulas
 from im2markup.data.render import renderer as renderer_module
-from im2markup.data.render.compile import compile_batch
+from im2markup.data.render.compile import compile_batch, run_bounded
 from im2markup.data.render.templates import get_style
 from im2markup.evaluation.image_metrics import compare_images
 
@@ -70,6 +72,49 @@ def test_bad_formulas_fail_alone_and_say_why() -> None:
         else:
             assert result.error is None, (formula, result.error)
             assert np.array_equal(pixels(result.image), pixels(alone[formula])), formula
+
+
+def test_tex_runs_in_the_callers_session(tmp_path: Path) -> None:
+    """A new session would escape the caller's nice level under autogroup scheduling."""
+    finished = run_bounded(["sh", "-c", "ps -o sid= -p $$"], tmp_path, timeout=10)
+    assert int(finished.stdout) == os.getsid(0) and not finished.timed_out
+
+
+def test_tex_does_not_outlive_a_killed_caller(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    script = f"echo $$ > {pid_file}; exec sleep 60"
+    caller = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pathlib import Path; "
+            "from im2markup.data.render.compile import run_bounded; "
+            "run_bounded(['sh', '-c', sys.argv[1]], Path(sys.argv[2]), timeout=1.0)",
+            script,
+            str(tmp_path),
+        ]
+    )
+    deadline = time.monotonic() + 30
+    while not pid_file.exists() or not pid_file.read_text().strip():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    caller.kill()
+    caller.wait()
+    pid = int(pid_file.read_text())
+    deadline = time.monotonic() + 15
+    while Path(f"/proc/{pid}").exists():
+        assert time.monotonic() < deadline, "the command outlived its killed caller"
+        time.sleep(0.1)
+
+
+def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
+    marker = tmp_path / "survivor"
+    script = f"(sleep 2; touch {marker}) & sleep 30"
+    started = time.monotonic()
+    finished = run_bounded(["sh", "-c", script], tmp_path, timeout=0.5)
+    assert finished.timed_out and time.monotonic() - started < 5
+    time.sleep(2.5)
+    assert not marker.exists()
 
 
 def test_runaway_formula_is_stopped_by_the_timeout(tmp_path: Path) -> None:

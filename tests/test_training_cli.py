@@ -107,6 +107,9 @@ def test_background_run_detaches_at_nice_19_and_stops_cleanly_on_sigterm(
         time.sleep(0.05)
     assert is_locked(run)
     assert os.getpriority(os.PRIO_PROCESS, pid) == 19
+    autogroup = Path(f"/proc/{pid}/autogroup")
+    if autogroup.exists():  # its own session must not get a full CPU share
+        assert autogroup.read_text().split()[-1] == "19"
     assert main(["train", "--status", "bg"]) == 0
     assert capsys.readouterr().out.startswith(f"bg: running (pid {pid})")
     os.kill(pid, signal.SIGTERM)

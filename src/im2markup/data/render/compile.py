@@ -26,6 +26,9 @@ SECONDS_PER_FORMULA = 0.02
 _OVERFULL = re.compile(r"^Overfull \\hbox \((\d+(?:\.\d+)?)pt too wide\)")
 _ERROR_CONTEXT = re.compile(r"^l\.\d+ (.*)$")
 _REASON_LIMIT = 300
+# Seconds past its own limit after which coreutils' `timeout` kills a command whose caller
+# died before it could (a killed evaluation must not leave TeX running).
+_WATCHDOG_GRACE = 2.0
 
 
 class RenderError(RuntimeError):
@@ -95,7 +98,12 @@ def run_bounded(
     command: Sequence[str], cwd: Path, timeout: float, env: dict[str, str] | None = None
 ) -> Finished:
     """Run `command` with no input for at most `timeout` seconds. On timeout the whole process
-    group is killed (xelatex runs xdvipdfmx as a child) and the output so far is kept."""
+    group is killed (xelatex runs xdvipdfmx as a child) and the output so far is kept. The
+    group stays in the caller's session: under Linux's autogroup scheduling a new session
+    would get its own CPU share and ignore the caller's nice level."""
+    watchdog = shutil.which("timeout")
+    if watchdog is not None:
+        command = [watchdog, "--signal=KILL", f"{timeout + _WATCHDOG_GRACE:.1f}", *command]
     with subprocess.Popen(
         command,
         cwd=cwd,
@@ -103,7 +111,7 @@ def run_bounded(
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        start_new_session=True,
+        process_group=0,
     ) as process:
         try:
             stdout, stderr = process.communicate(timeout=timeout)
