@@ -7,19 +7,24 @@ import json
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
+from rapidfuzz.distance import Levenshtein
 
 from im2markup.cli.main import main
-from im2markup.data.handwriting.crohme import NORMALIZED_CROHME_TOKENS
-from im2markup.serving.predictor import Predictor
+from im2markup.data.handwriting.crohme import NORMALIZED_CROHME_TOKENS, from_normalized
+from im2markup.data.handwriting.crohme_reader import TEST_CAPTIONS, TEST_IMAGES, read_captions
+from im2markup.paths import REPO_ROOT
+from im2markup.serving.predictor import HANDWRITTEN_MODEL, Predictor
 from serving_fixtures import (
     TEST_IMAGE_IDS,
     write_bad_inputs,
 )
 
 pytestmark = pytest.mark.shared_data
+REPO_MODELS = REPO_ROOT / "models"
 
 
 @pytest.fixture
@@ -206,3 +211,38 @@ def test_handwritten_flag_picks_the_handwriting_model_beside_the_printed_one(
     shutil.rmtree(models / "im2tex-handwritten")
     status, _, err = predict(capsys, "--handwritten", str(images[0]))
     assert status == 2 and "no bundled handwriting model" in err
+
+
+@pytest.mark.skipif(
+    not (REPO_MODELS / HANDWRITTEN_MODEL / "model.safetensors").is_file(),
+    reason="no bundled handwriting model",
+)
+def test_handwriting_model_reads_real_crohme_bitmaps(
+    capsys, shared_dir: Path, tmp_path: Path, model_dir: Path
+):
+    """The bundled handwriting model, on raw CROHME 2014 test bitmaps (white on black) read
+    through the user-image path, gets some expressions exactly right and is much closer to
+    the captions than the printed model."""
+    captions = dict(read_captions(shared_dir / TEST_CAPTIONS)[:24])
+    with tarfile.open(shared_dir / TEST_IMAGES, mode="r:gz") as archive:
+        for member in archive:
+            sample_id = Path(member.name).stem.removesuffix("_0")
+            if member.isfile() and sample_id in captions:
+                (tmp_path / f"{sample_id}.bmp").write_bytes(archive.extractfile(member).read())
+    files = sorted(str(p) for p in tmp_path.glob("*.bmp"))
+    assert len(files) == len(captions)
+
+    def read(*flags: str) -> dict[str, list[str]]:
+        status, out, err = predict(capsys, "--tokens", *flags, *files)
+        assert status == 0, err
+        lines = (line.split("\t") for line in out.splitlines())
+        return {Path(name).stem: from_normalized(tokens.split()) for name, tokens in lines}
+
+    def distance(read_back: dict[str, list[str]]) -> int:
+        return sum(Levenshtein.distance(read_back[k], gold) for k, gold in captions.items())
+
+    handwritten = read("--handwritten")
+    printed = read("--model", str(model_dir), "--crohme")
+    exact = sum(handwritten[k] == gold for k, gold in captions.items())
+    assert exact >= 1, handwritten
+    assert distance(handwritten) < 0.7 * distance(printed)
