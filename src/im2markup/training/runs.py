@@ -124,16 +124,13 @@ def launch_background(argv: list[str], run_dir: Path) -> int:
     return process.pid
 
 
-def lower_session_priority(pid: int, nice: int = 19) -> bool:
-    """Give the session led by `pid` the weight of `nice`; False where the kernel has no
-    autogroups. With autogroup scheduling (most Linux systems) every session gets an equal
-    CPU share and nice only ranks threads inside one, so a detached run at nice 19 would
-    otherwise still take half the CPU from the work in the foreground."""
-    try:
+def lower_session_priority(pid: int, nice: int = 19) -> None:
+    """Give the session led by `pid` the weight of `nice` (where the kernel has autogroups).
+    With autogroup scheduling (most Linux systems) every session gets an equal CPU share and
+    nice only ranks threads inside one, so a detached run at nice 19 would otherwise still
+    take half the CPU from the work in the foreground."""
+    with contextlib.suppress(OSError):
         Path(f"/proc/{pid}/autogroup").write_text(str(nice), encoding="utf-8")
-    except OSError:
-        return False
-    return True
 
 
 def _last(rows: list[dict[str, str]], kind: str) -> dict[str, str] | None:
