@@ -16,7 +16,7 @@ from rapidfuzz.distance import Levenshtein
 from im2markup.cli.main import main
 from im2markup.data.handwriting.crohme import NORMALIZED_CROHME_TOKENS, from_normalized
 from im2markup.data.handwriting.crohme_reader import TEST_CAPTIONS, TEST_IMAGES, read_captions
-from im2markup.paths import REPO_ROOT
+from im2markup.paths import models_dir
 from im2markup.serving.predictor import HANDWRITTEN_MODEL, Predictor
 from serving_fixtures import (
     TEST_IMAGE_IDS,
@@ -24,7 +24,6 @@ from serving_fixtures import (
 )
 
 pytestmark = pytest.mark.shared_data
-REPO_MODELS = REPO_ROOT / "models"
 
 
 @pytest.fixture
@@ -214,7 +213,7 @@ def test_handwritten_flag_picks_the_handwriting_model_beside_the_printed_one(
 
 
 @pytest.mark.skipif(
-    not (REPO_MODELS / HANDWRITTEN_MODEL / "model.safetensors").is_file(),
+    not (models_dir() / HANDWRITTEN_MODEL / "model.safetensors").is_file(),
     reason="no bundled handwriting model",
 )
 def test_handwriting_model_reads_real_crohme_bitmaps(
