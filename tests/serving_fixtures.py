@@ -39,7 +39,7 @@ def bundled_model_dir() -> Path | None:
         return None
 
 
-def save_random_model(directory: Path, formulas: Path, max_len: int = 12) -> Path:
+def save_random_model(directory: Path, formulas: Path, max_len: int = 12, **config: object) -> Path:
     """A tiny seq2seq model with random weights and the vocabulary of some real formulas.
 
     The weight matrices are scaled ×3: at the usual initial scale an untrained model writes
@@ -48,7 +48,7 @@ def save_random_model(directory: Path, formulas: Path, max_len: int = 12) -> Pat
     torch.manual_seed(0)
     lines = formulas.read_text(encoding="utf-8").splitlines()[:2000]
     vocab = Vocab.build(lines)
-    cfg = preset("tiny", max_len=max_len)
+    cfg = preset("tiny", max_len=max_len, **config)
     model = build_model(cfg, len(vocab))
     with torch.no_grad():
         for weight in model.parameters():

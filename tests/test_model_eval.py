@@ -241,3 +241,40 @@ def test_cli_refuses_incomplete_model_evaluations(
     assert "--model needs --split" in capsys.readouterr().err
     assert main(["evaluate", "--model", str(model_dir), "--split", "test", "--form", "paper"]) == 2
     assert "--form applies to --split val only" in capsys.readouterr().err
+
+
+def test_results_table_puts_each_variant_beside_the_papers_row(
+    tmp_path: Path,
+    base: Path,
+    im2latex_dir: Path,
+    with_dataset: Path,
+    model_dir: Path,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    formulas = im2latex_dir / "formulas" / "test.formulas.norm.txt"
+    hard_dir = save_random_model(base / "hard-model", formulas, attention="hard")
+    folders = []
+    for name, directory in (("standard", model_dir), ("hard", hard_dir)):
+        evaluate_model(directory, "test", tmp_path / name, options(limit=N_TEST))
+        folders.append(tmp_path / name / "test")
+    assert main(["evaluate", "--table", *map(str, folders)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("| model | BLEU | image edit distance | match | match −ws |")
+    standard, hard = (json.loads((f / "metrics.json").read_text()) for f in folders)
+    assert lines[2].startswith(f"| model (seq2seq, standard) | {standard['bleu']:.2f} |")
+    assert lines[3] == (
+        "| *IM2TEX, standard (paper, quoted)* | 87.73 | — | 77.46 | 79.88 | 355 | — | — |"
+    )
+    assert lines[4].startswith(f"| hard-model (seq2seq, hard) | {hard['bleu']:.2f} |")
+    assert lines[5].startswith("| *IM2TEX-C2F, hard (paper, quoted)* | 87.07 |")
+    # Hard attention reads one coarse block per step, so far fewer fine cells than standard.
+    cells = [line.split(" | ")[5:7] for line in (lines[2], lines[4])]
+    assert cells[0][1] == "—" and float(cells[1][1]) > 0
+    assert float(cells[1][0]) < float(cells[0][0])
+
+    evaluate_model(model_dir, "test-shared", tmp_path / "shared", options(limit=2))
+    mixed = [str(folders[0]), str(tmp_path / "shared" / "test-shared")]
+    assert main(["evaluate", "--table", *mixed]) == 2
+    assert "different splits" in capsys.readouterr().err
+    assert main(["evaluate", "--table", str(tmp_path)]) == 2
+    assert f"{tmp_path}: no metrics.json" in capsys.readouterr().err

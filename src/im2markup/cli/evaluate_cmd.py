@@ -47,6 +47,14 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument(
         "--compare", nargs=2, type=Path, metavar=("A", "B"), help="two result folders side by side"
     )
+    parser.add_argument(
+        "--table",
+        nargs="+",
+        type=Path,
+        metavar="DIR",
+        help="folders of --model evaluations of one split: the paper's results table "
+        "(with attention cost and speed), each row beside the paper's published one",
+    )
     parser.add_argument("--suite", choices=("robustness",), help="run a test suite with --model")
     parser.add_argument(
         "--model", type=Path, metavar="DIR", help="model folder: decode --split with it, or --suite"
@@ -92,6 +100,11 @@ def run(args: argparse.Namespace) -> int:
             out = args.out or Path.cwd()
             disagreements = compare(*args.compare, out)
             print(f"{len(disagreements)} disagreements; wrote {out / 'compare.html'}")
+            return 0
+        if args.table:
+            from im2markup.evaluation.results_table import results_table
+
+            print(results_table(args.table))
             return 0
         if args.suite:
             from im2markup.evaluation.robustness import run_suite
