@@ -1,7 +1,7 @@
 """The paper's results table for several evaluated models, each beside the row the paper published.
 
-Deng et al. (2017), Table 2 (IM2LATEX-100K test set) and the attention cells per decoding step
-of Section 6; the figures are quoted, not measured here. Our rows come from the `metrics.json`
+Deng et al. (2017): their IM2LATEX-100K test results and their count of attention cells per
+decoding step; the figures are quoted, not measured here. Our rows come from the `metrics.json`
 of `im2markup evaluate --model DIR --split test` folders, so the table is only as current as
 those evaluations.
 """
@@ -31,7 +31,7 @@ class PublishedRow:
 # Keyed by (arch, attention) as our model configs name them. BLEU is the paper's BLEU on
 # normalized tokens, the one our evaluation computes.
 PUBLISHED: dict[tuple[str, str], PublishedRow] = {
-    ("seq2seq", "standard"): PublishedRow("IM2TEX, standard", 87.73, 77.46, 79.88, 355, 0),
+    ("seq2seq", "standard"): PublishedRow("IM2TEX, standard", 87.73, 77.46, 79.88, 355),
     ("seq2seq", "coarse_only"): PublishedRow("IM2TEX, coarse-only", 79.53, 44.40, 48.53),
     ("seq2seq", "hierarchical"): PublishedRow("IM2TEX, hierarchical", 86.21, 77.39, 79.63, 355, 22),
     ("seq2seq", "hard"): PublishedRow("IM2TEX-C2F, hard", 87.07, 74.90, 77.07, 16, 22),
@@ -84,7 +84,7 @@ def _published(row: PublishedRow) -> str:
             fmt(row.match),
             fmt(row.match_nows),
             number(row.fine_cells),
-            number(row.coarse_cells) if row.coarse_cells else "—",
+            number(row.coarse_cells),
             "—",
         ]
     )
@@ -104,12 +104,12 @@ def load_metrics(folder: Path) -> dict:
 
 def results_table(folders: Sequence[Path]) -> str:
     """Markdown table: every evaluated model, then the paper's row for the same variant."""
-    evaluated = [(folder, load_metrics(folder)) for folder in folders]
-    splits = {m["split"] for _, m in evaluated}
+    evaluated = [load_metrics(folder) for folder in folders]
+    splits = {m["split"] for m in evaluated}
     if len(splits) > 1:
         raise ValueError(f"the folders evaluate different splits: {sorted(splits)}")
     lines = [_row(HEADER), "| --- |" + " ---: |" * (len(HEADER) - 1)]
-    for _, metrics in evaluated:
+    for metrics in evaluated:
         model = metrics["model"]
         key = (model["arch"], model["attention"])
         name = Path(model["dir"]).name
