@@ -40,7 +40,8 @@ def bundled_model_dir() -> Path | None:
 
 
 def save_random_model(directory: Path, formulas: Path, max_len: int = 12, **config: object) -> Path:
-    """A tiny seq2seq model with random weights and the vocabulary of some real formulas.
+    """A tiny model (seq2seq unless `config` says otherwise) with random weights and the
+    vocabulary of some real formulas.
 
     The weight matrices are scaled ×3: at the usual initial scale an untrained model writes
     the same tokens for every image, which would let a test miss images being mixed up.
