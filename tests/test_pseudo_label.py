@@ -316,6 +316,9 @@ def test_build_adds_pseudo_labels_to_pool_and_train_split(shared_dir: Path, tmp_
     assert [(r.ref, r.label) for r in images] == [
         ("images_train_unlabeled_0/0.png", "\\alpha + \\beta = \\gamma ^ { 2 }")
     ]
+    renders = [r.style for r in records if r.source == "pseudo-label:pseudo.tsv"]
+    assert renders == ["shared"]
+    assert {r.style for r in records if r.source.startswith("im2latex")} >= {"paper", "shared"}
     assert manifest["splits"]["train"]["dropped"]["shared-image: equals test"] == 1
 
 

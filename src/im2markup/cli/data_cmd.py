@@ -28,6 +28,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="training render styles, each optionally with the fraction of the pool it renders "
         "(e.g. paper,shared:0.5)",
     )
+    build.add_argument(
+        "--pseudo-label-styles",
+        default="shared",
+        help="styles the formulas of pseudo-label files render in (default shared: their "
+        "spacing was never verified)",
+    )
     pseudo = actions.add_parser(
         "pseudo-label", help="label the unlabeled shared images, keeping render-verified labels"
     )
@@ -177,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
         report = clean(options, args.output)
     else:
         options.name, options.out, options.styles = args.name, args.out, _styles(args.styles)
+        options.pseudo_styles = tuple(s.strip() for s in args.pseudo_label_styles.split(","))
         report = build(options)
         report = {k: report[k] for k in ("manifest_hash", "seconds", "packed_bytes", "splits")}
     print(json.dumps(report, indent=2))

@@ -13,7 +13,8 @@ Splits (each a packed directory, see `shards`):
   being what the image shows (normalized for `paper`, space-stripped for `shared`), plus the
   remaining shared validation images; the paper's filters apply (≤ 150 tokens, processed image
   ≤ 500 × 160). A pseudo-label file among the `--extra` files (`pseudo_label_files`) adds its
-  formulas to the pool and its verified unlabeled images as `shared-image` pairs.
+  formulas to the pool (rendered only in `pseudo_styles`, the shared style by default) and its
+  verified unlabeled images as `shared-image` pairs.
 
 Next to them: `vocab.txt` (training tokens seen at least twice), `pool.tsv` and `manifest.json`
 (counts, yields, input and output hashes, command, time; `manifest_hash` names the build).
@@ -67,6 +68,7 @@ class BuildOptions:
     out: Path | None = None
     extra: list[Path] = field(default_factory=list)
     styles: dict[str, float] = field(default_factory=lambda: {"paper": 1.0, "shared": 1.0})
+    pseudo_styles: tuple[str, ...] = ("shared",)
     limit: int | None = None
     seed: int = 0
     val_size: int = 1000
@@ -176,6 +178,7 @@ def build(options: BuildOptions) -> dict[str, object]:
         renders,
         out,
         extra_images=pseudo_label_images(pseudo, exclusions, options.root, options.limit),
+        pseudo_styles=options.pseudo_styles,
     )
     Vocab.build(labels, min_count=2).save(out / "vocab.txt")
     groups: dict[str, list[str]] = {}

@@ -10,7 +10,8 @@ recognizes such a file by its lines and takes two things from it:
 
 * its formulas, as an already normalized source of the training pool (so they go through the
   same test-overlap removal and deduplication as every other source, and are rendered in
-  every training style);
+  the build's `pseudo_styles`, by default the shared style only, as the images they were
+  verified against do not show spacing);
 * its images, as `shared-image` training pairs labelled with the space-stripped form of their
   formula, like the shared validation images. Only images of the unlabeled training tars are
   taken, and none whose formula equals a test or held-out validation formula.

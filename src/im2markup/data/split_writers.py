@@ -7,7 +7,7 @@ returns the counts the manifest reports (samples per source/style, drops per rea
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +15,7 @@ from PIL import Image
 
 from im2markup.data.cleaning import Exclusions, PoolEntry, nospace_form
 from im2markup.data.corpora import Im2latexSplit, tar_images
+from im2markup.data.pseudo_label_files import SOURCE as PSEUDO_SOURCE
 from im2markup.data.pseudo_label_files import LabelledImage
 from im2markup.data.render import RenderResult
 from im2markup.data.shards import ShardWriter
@@ -108,17 +109,22 @@ def write_train(
     renders: Renders,
     out: Path,
     extra_images: Iterable[LabelledImage] = (),
+    pseudo_styles: Collection[str] = ("shared",),
 ) -> tuple[dict[str, object], list[str]]:
     """Every pool formula in every style (a seeded `fraction` of it), then the shared images.
 
     `shared_images` is the validation split, the lines whose images to add, and the exclusions
     those must pass; `extra_images` are more real images (e.g. verified pseudo-labels), already
-    checked. Returns the counts and the labels written (for the vocabulary).
+    checked. Pool formulas from pseudo-label files render only in `pseudo_styles`: they were
+    verified against space-stripped images, so their spacing is unchecked and would teach the
+    paper style to drop it. Returns the counts and the labels written (for the vocabulary).
     """
     split, labels = SplitWriter(out / "train"), []
     for number, (style, fraction) in enumerate(styles.items()):
         rng = np.random.default_rng((seed, number))
         chosen = [e for e in pool if fraction >= 1.0 or rng.random() < fraction]
+        if style not in pseudo_styles:
+            chosen = [e for e in chosen if not e.source.startswith(f"{PSEUDO_SOURCE}:")]
         for result in renders([e.formula for e in chosen], style):
             entry = chosen[result.index]
             label = entry.formula if style == "paper" else nospace_form(entry.formula)
