@@ -58,6 +58,23 @@ def test_export_ships_the_best_weights_in_bf16_with_their_provenance(
     assert "build-handwritten" in card and "CROHME test caption" in card
     assert "Typeset formulas" not in card
 
+    # Pairs from verified pseudo-labels are counted by style on the card.
+    printed = {
+        "im2latex-val/paper": 40,
+        "pseudo-label/shared-image": 5,
+        "pseudo-label:round1.tsv/shared": 3,
+        "pseudo-label:round2.tsv/shared": 2,
+    }
+    train = {"samples": 50, "by_source_style": printed}
+    manifest = {"manifest_hash": "4567", "splits": {"train": train}}
+    (data_root / "tiny" / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    written = export_run(run_dir, tmp_path / "pseudo")
+    pseudo_meta = json.loads((written / "config.json").read_text())["metadata"]
+    assert pseudo_meta["data"]["pseudo_label_samples"] == {"shared-image": 5, "shared": 5}
+    card = (written / CARD).read_text(encoding="utf-8")
+    assert "by style: 5 shared, 5 shared-image." in card and "Typeset formulas" in card
+    assert "pseudo-label" not in (out / CARD).read_text(encoding="utf-8")
+
     # Weights saved without their provenance: the validation row the trainer ranks first.
     best_config = run_dir / "best" / "config.json"
     saved = json.loads(best_config.read_text(encoding="utf-8"))

@@ -16,6 +16,7 @@ from typing import Any
 
 from safetensors.torch import load_file
 
+from im2markup.data.pseudo_label_files import SOURCE as PSEUDO_LABEL_SOURCE
 from im2markup.data.vocab import Vocab
 from im2markup.model.factory import build_model
 from im2markup.model.io import WEIGHTS_FILE, clean_state_dict, read_config, save_model
@@ -107,10 +108,16 @@ def _manifest_summary(directory: Path) -> dict[str, Any]:
         for split in splits.values()
         for key in split.get("by_source_style", {})
     }
+    pseudo: dict[str, int] = {}
+    for key, n in splits.get("train", {}).get("by_source_style", {}).items():
+        source, _, style = key.rpartition("/")
+        if source.startswith(PSEUDO_LABEL_SOURCE):
+            pseudo[style] = pseudo.get(style, 0) + n
     return {
         "manifest_hash": manifest.get("manifest_hash"),
         "splits": sizes,
         "styles": sorted(styles),
+        "pseudo_label_samples": pseudo,
     }
 
 
@@ -165,13 +172,25 @@ attention and input feeding, target embedding {m.embed_dim}.
   schedule, {t["precision"]}, seed {t["seed"]}, load-time augmentation
   {"on" if meta["augment"] else "off"} at the end; the run's `train.log` has its history).
 - Data: `{meta["data"]["name"]}` (manifest {meta["data"]["manifest_hash"]}; {split_text}),
-  {_HANDWRITTEN_DATA if handwritten else _PRINTED_DATA}
+  {_HANDWRITTEN_DATA if handwritten else _PRINTED_DATA}{_pseudo_label_text(meta["data"])}
 - Validation at selection (held-out validation formulas, greedy decoding): {figures}.
 - Code: commit {meta["commit"]}; exported {meta["exported"]}.
 
 ## Intended use and limits
 {_HANDWRITTEN_USE if handwritten else _PRINTED_USE}
 """
+
+
+def _pseudo_label_text(data: dict[str, Any]) -> str:
+    """The card's line on verified pseudo-labels among the training pairs, if any."""
+    counts = data.get("pseudo_label_samples") or {}
+    if not counts:
+        return ""
+    parts = ", ".join(f"{n:,} {style}" for style, n in sorted(counts.items()))
+    return (
+        f"\n- Training pairs from render-verified pseudo-labels of the paper's unlabeled training"
+        f"\n  images (`im2markup data pseudo-label`), by style: {parts}."
+    )
 
 
 _PRINTED_DATA = """\
