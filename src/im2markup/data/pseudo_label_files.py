@@ -117,6 +117,11 @@ def split_extra(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
     return [path for path in paths if path not in pseudo], pseudo
 
 
+def is_pseudo_label_source(source: str) -> bool:
+    """Whether a training sample's source is a pseudo-label file (its formulas or its images)."""
+    return source == SOURCE or source.startswith(f"{SOURCE}:")
+
+
 def pseudo_label_source(path: Path) -> FormulaList:
     """The file's formulas as a normalized pool source (`ref` is the image)."""
     items = [(label.image, label.formula) for label in read_pseudo_labels(path)]

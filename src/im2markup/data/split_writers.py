@@ -15,8 +15,7 @@ from PIL import Image
 
 from im2markup.data.cleaning import Exclusions, PoolEntry, nospace_form
 from im2markup.data.corpora import Im2latexSplit, tar_images
-from im2markup.data.pseudo_label_files import SOURCE as PSEUDO_SOURCE
-from im2markup.data.pseudo_label_files import LabelledImage
+from im2markup.data.pseudo_label_files import LabelledImage, is_pseudo_label_source
 from im2markup.data.render import RenderResult
 from im2markup.data.shards import ShardWriter
 
@@ -124,7 +123,7 @@ def write_train(
         rng = np.random.default_rng((seed, number))
         chosen = [e for e in pool if fraction >= 1.0 or rng.random() < fraction]
         if style not in pseudo_styles:
-            chosen = [e for e in chosen if not e.source.startswith(f"{PSEUDO_SOURCE}:")]
+            chosen = [e for e in chosen if not is_pseudo_label_source(e.source)]
         for result in renders([e.formula for e in chosen], style):
             entry = chosen[result.index]
             label = entry.formula if style == "paper" else nospace_form(entry.formula)

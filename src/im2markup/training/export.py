@@ -16,7 +16,7 @@ from typing import Any
 
 from safetensors.torch import load_file
 
-from im2markup.data.pseudo_label_files import SOURCE as PSEUDO_LABEL_SOURCE
+from im2markup.data.pseudo_label_files import is_pseudo_label_source
 from im2markup.data.vocab import Vocab
 from im2markup.model.factory import build_model
 from im2markup.model.io import WEIGHTS_FILE, clean_state_dict, read_config, save_model
@@ -111,7 +111,7 @@ def _manifest_summary(directory: Path) -> dict[str, Any]:
     pseudo: dict[str, int] = {}
     for key, n in splits.get("train", {}).get("by_source_style", {}).items():
         source, _, style = key.rpartition("/")
-        if source.startswith(PSEUDO_LABEL_SOURCE):
+        if is_pseudo_label_source(source):
             pseudo[style] = pseudo.get(style, 0) + n
     return {
         "manifest_hash": manifest.get("manifest_hash"),
