@@ -14,7 +14,7 @@ from PIL import Image
 
 from im2markup.data.vocab import Vocab
 from im2markup.evaluation.image_metrics import ink_columns
-from im2markup.evaluation.robustness import run_suite
+from im2markup.evaluation.robustness import TYPESET, run_suite
 from im2markup.evaluation.scoring import RenderOptions
 from im2markup.evaluation.splits import Split, split_from_file
 from im2markup.evaluation.transforms import TRANSFORMS
@@ -78,11 +78,12 @@ def test_suite_scores_transformed_images_with_attention_for_wrong_ones(
         random_model_dir,
         tmp_path / "suite",
         split=gold_split(im2latex_dir, tmp_path, 1),
-        transforms=["original", "screenshot"],
+        transforms=["original", "screenshot", "typeset ×3 thin"],
         beam_size=2,
         render=RenderOptions(progress=False),
     )
-    assert [row.split(" | ")[0] for row in table.splitlines()[2:]] == ["| original", "| screenshot"]
+    rows = [row.split(" | ")[0] for row in table.splitlines()[2:]]
+    assert rows == ["| original", "| screenshot", "| typeset ×3 thin"]
     results = json.loads((out / "robustness.json").read_text())
     assert all(r["n"] == 1 and r["n_images"] == 1 for r in results.values())
     assert (out / "screenshot" / "report.html").is_file()
@@ -108,7 +109,7 @@ def test_suite_runs_every_transform(
         render=RenderOptions(progress=False),
     )
     rows = table.splitlines()[2:]
-    assert [row.split(" | ")[0].lstrip("| ") for row in rows] == list(TRANSFORMS)
+    assert [row.split(" | ")[0].lstrip("| ") for row in rows] == [*TRANSFORMS, *TYPESET]
     results = json.loads((out / "robustness.json").read_text())
-    assert set(results) == set(TRANSFORMS)
+    assert set(results) == {*TRANSFORMS, *TYPESET}
     assert all(r["n"] == 2 and r["n_images"] == 2 for r in results.values())

@@ -224,8 +224,10 @@ def test_thin_screenshots_at_any_resolution_come_back_alike(im2latex_dir: Path) 
         ]
         medians.append(float(np.median(ratios)))
     # Thin strokes measure ~10% smaller than the bold training ones; the target sits between.
+    # At 300 dpi they are first thickened to the training weight (`stroke_weight`), which
+    # brings that image nearer the training size than the 130 dpi one.
     assert all(0.95 < m < 1.3 for m in medians), medians
-    assert abs(medians[0] / medians[1] - 1) < 0.1, medians
+    assert abs(medians[0] / medians[1] - 1) < 0.15, medians
 
 
 @pytest.mark.parametrize(

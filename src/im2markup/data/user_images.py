@@ -7,7 +7,8 @@ anything is decoded, so a 20000×20000 PNG never allocates gigabytes), then deco
 Then: any mode (palette, 16-bit, CMYK, 1-bit, with or without alpha) becomes gray; light ink on
 a dark background is inverted (decided from the border); contrast is stretched so the paper is
 white and the darkest strokes black; the image is rescaled so its glyphs are as tall as in the
-processed training images; finally it is cropped to the ink and padded like them. Since the
+processed training images (an image much larger than that first gets strokes as heavy as
+theirs, see `stroke_weight`); finally it is cropped to the ink and padded like them. Since the
 scale estimate is only good to about ±20%, `scale_candidates` offers a few factors around it
 for a caller that can afford to decode more than once and keep the best reading.
 
@@ -29,6 +30,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
 from im2markup.data.preprocess import FACTOR, PAD, ink_bbox, pad
+from im2markup.data.stroke_weight import match_stroke_weight, stroke_variants
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 40_000_000
@@ -86,8 +88,10 @@ def load_user_image(
     `rescale=False` keeps the image's own scale (only modes, polarity, contrast and crop).
     """
     gray = read_user_image(source, max_bytes=max_bytes, max_pixels=max_pixels)
-    factor = estimate_scale(gray) if rescale else None
-    return at_scale(gray, factor or 1.0, max_pixels)
+    if not rescale:
+        return at_scale(gray, 1.0, max_pixels)
+    gray = with_training_strokes(gray)
+    return at_scale(gray, estimate_scale(gray) or 1.0, max_pixels)
 
 
 def read_user_image(
@@ -98,6 +102,24 @@ def read_user_image(
 ) -> np.ndarray:
     """The image as `uint8` gray, dark ink on white, cropped to the ink, at its own scale."""
     return _crop_to_ink(_normalize(_to_gray(_open(source, max_bytes, max_pixels))))
+
+
+def with_training_strokes(gray: np.ndarray) -> np.ndarray:
+    """`read_user_image`'s output with thin strokes widened to the training renders' weight
+    when the image is large enough for that (`stroke_weight.match_stroke_weight`)."""
+    scale = estimate_scale(gray)
+    if scale is None:
+        return gray
+    return match_stroke_weight(gray, scale * TRAINING_GLYPH_HEIGHT, scale)
+
+
+def stroke_choices(gray: np.ndarray) -> list[np.ndarray]:
+    """`read_user_image`'s output and, for a large image, a heavier copy to read beside it
+    (`stroke_weight.stroke_variants`)."""
+    scale = estimate_scale(gray)
+    if scale is None:
+        return [gray]
+    return stroke_variants(gray, scale * TRAINING_GLYPH_HEIGHT, scale)
 
 
 def at_scale(gray: np.ndarray, factor: float, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:

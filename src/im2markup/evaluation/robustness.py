@@ -1,10 +1,11 @@
 """`im2markup evaluate --suite robustness`: the paper's metrics on test images as users send them.
 
 Each test image (the clean render the model was evaluated on) is transformed as a user's picture
-would be (`transforms.TRANSFORMS`), read through the same user-image path as `im2markup predict`
-and decoded; the predictions are scored with the same metrics as a normal evaluation, one row per
-transform. Every transform gets its own result folder and report; for the untransformed images
-the report also shows the attention of the first wrongly read items.
+would be (`transforms.TRANSFORMS`), or its formula is typeset again at a screen's resolution
+with thin strokes (`TYPESET`); the images are read through the same user-image path as
+`im2markup predict`, decoded and scored with the same metrics as a normal evaluation, one row
+per condition. Every condition gets its own result folder and report; for the untransformed
+images the report also shows the attention of the first wrongly read items.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ if TYPE_CHECKING:
 
 SEED = 1234
 ATTENTION_ITEMS = 50
+# Conditions made by typesetting each gold formula again, in the split's style, with the thin
+# anti-aliased strokes of a zoomed PDF or a screenshot of typeset math rather than the bold
+# strokes of the training renders: dots per inch, where 100 is the model's scale.
+TYPESET: dict[str, int] = {"typeset ×1.5 thin": 150, "typeset ×3 thin": 300}
 
 
 def run_suite(
@@ -52,18 +57,16 @@ def run_suite(
     crohme = split.crohme_golds is not None
     predictor = load_model(model_dir, device, threads=threads, beam_size=beam_size, crohme=crohme)
     out_dir = out_dir or cache_dir() / "evaluations" / f"robustness-{Path(model_dir).name}"
-    unknown = sorted(set(transforms or ()) - set(TRANSFORMS))
+    known = [*TRANSFORMS] if crohme else [*TRANSFORMS, *TYPESET]  # handwriting is not typeset
+    unknown = sorted(set(transforms or ()) - set(known))
     if unknown:
-        raise ValueError(f"unknown transforms {unknown}; known: {', '.join(TRANSFORMS)}")
+        raise ValueError(f"unknown transforms {unknown}; known: {', '.join(known)}")
     inputs = clean_inputs(split, render)
     rows: list[tuple[str, dict]] = []
-    for number, (name, transform) in enumerate(TRANSFORMS.items()):
+    for name in known:
         if transforms is not None and name not in transforms:
             continue
-        images = [
-            None if image is None else transform(image, np.random.default_rng([SEED, number, k]))
-            for k, image in enumerate(inputs)
-        ]
+        images = condition_images(name, inputs, split, render)
         predictions, problems = read_images(predictor, images, split.names, render.progress, name)
         folder = out_dir / _folder_name(name)
         metrics, items = score_predictions(
@@ -95,6 +98,32 @@ def clean_inputs(split: Split, render: RenderOptions) -> list[Image.Image | None
         for k, image in zip(missing, renders, strict=True):
             images[k] = image
     return images
+
+
+def condition_images(
+    name: str, inputs: list[Image.Image | None], split: Split, render: RenderOptions
+) -> list[Image.Image | None]:
+    """The images of one condition: a transform of the clean `inputs` (seeded per item) or the
+    golds typeset again (`TYPESET`); None where an item has no image."""
+    if name in TYPESET:
+        from im2markup.data.render import render_formulas
+
+        results = render_formulas(
+            split.golds,
+            style=render.style or split.style,
+            processed=False,
+            composited=True,
+            dpi=TYPESET[name],
+            workers=render.workers,
+            cache_dir=cache_dir() / "renders",
+        )
+        return [result.image for result in results]
+    number = list(TRANSFORMS).index(name)
+    transform = TRANSFORMS[name]
+    return [
+        None if image is None else transform(image, np.random.default_rng([SEED, number, k]))
+        for k, image in enumerate(inputs)
+    ]
 
 
 def read_images(

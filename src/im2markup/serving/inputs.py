@@ -22,6 +22,7 @@ from im2markup.data.user_images import (
     load_user_image,
     read_user_image,
     scale_candidates,
+    stroke_choices,
 )
 from im2markup.serving.limits import Limits
 
@@ -39,26 +40,32 @@ def describe(source: ImageSource) -> str:
 
 @dataclass(frozen=True)
 class ModelInputs:
-    """One image ready to decode: the model input at each scale worth trying (see
-    `user_images.scale_candidates`) and the image padded at its own scale, which a render of
-    the right formula in the right style reproduces pixel for pixel (for verification)."""
+    """One image ready to decode: the model input at each scale and stroke weight worth trying
+    (see `user_images.scale_candidates` and `stroke_choices`) and the image padded at its own
+    scale, which a render of the right formula in the right style reproduces pixel for pixel
+    (for verification)."""
 
     candidates: list[np.ndarray]
     native: np.ndarray
 
 
 def prepare_inputs(
-    source: ImageSource, limits: Limits, multipliers: tuple[float, ...] = SCALE_MULTIPLIERS
+    source: ImageSource,
+    limits: Limits,
+    multipliers: tuple[float, ...] = SCALE_MULTIPLIERS,
+    heavier_strokes: bool = True,
 ) -> ModelInputs:
-    """Read `source` once and bring it to every candidate scale that stays within the pixel
-    limit; raises `ImageInputError` when the image is unusable or no scale fits."""
+    """Read `source` once and bring it (and a heavier copy, for a large image) to every
+    candidate scale that stays within the pixel limit; raises `ImageInputError` when the image
+    is unusable or no scale fits."""
     gray = read_user_image(source, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels)
     candidates, refusal = [], None
-    for factor in scale_candidates(gray, multipliers):
-        try:
-            candidates.append(_in_bucket(at_scale(gray, factor, limits.max_pixels)))
-        except ImageInputError as error:
-            refusal = error
+    for variant in stroke_choices(gray) if heavier_strokes else [gray]:
+        for factor in scale_candidates(variant, multipliers):
+            try:
+                candidates.append(_in_bucket(at_scale(variant, factor, limits.max_pixels)))
+            except ImageInputError as error:
+                refusal = error
     if not candidates:
         raise refusal or ImageInputError("no scale to read the image at", "too_large")
     return ModelInputs(candidates, np.asarray(at_scale(gray, 1.0)))

@@ -78,7 +78,9 @@ class Predictor:
     `crohme` keeps the output to the symbols of CROHME's handwritten formulas (`crohme_mask`).
     Each image is read greedily at its estimated scale times each of `scale_multipliers`, and
     the reading the model scores highest picks the scale the final (beam) decoding uses;
-    `(1.0,)` decodes once, at the estimate.
+    `(1.0,)` decodes once, at the estimate. An image well above the training scale is also
+    read with heavier strokes, at the same scales (`data.stroke_weight`), unless
+    `heavier_strokes` is False.
     """
 
     def __init__(
@@ -95,6 +97,7 @@ class Predictor:
         name: str = "model",
         crohme: bool = False,
         scale_multipliers: tuple[float, ...] = SCALE_MULTIPLIERS,
+        heavier_strokes: bool = True,
     ):
         self.model = model.eval()
         self.vocab = vocab
@@ -107,6 +110,7 @@ class Predictor:
         self.name = name
         self.allowed_tokens = crohme_mask(vocab).to(self.device) if crohme else None
         self.scale_multipliers = scale_multipliers
+        self.heavier_strokes = heavier_strokes
 
     def predict(
         self,
@@ -145,7 +149,7 @@ class Predictor:
     def model_input(self, source: ImageSource) -> np.ndarray:
         """The padded model input `predict` decodes for `source`: the image at the scale the
         search chooses (raises `ImageInputError` for an unusable image)."""
-        inputs = prepare_inputs(source, self.limits, self.scale_multipliers)
+        inputs = prepare_inputs(source, self.limits, self.scale_multipliers, self.heavier_strokes)
         pixels, _ = self._choose_scales({0: inputs}, {0: 0.0})[0]
         return pixels
 
@@ -178,7 +182,9 @@ class Predictor:
         for i, source in enumerate(sources):
             start = time.perf_counter()
             try:
-                ready[i] = prepare_inputs(source, self.limits, self.scale_multipliers)
+                ready[i] = prepare_inputs(
+                    source, self.limits, self.scale_multipliers, self.heavier_strokes
+                )
             except ImageInputError as err:
                 seconds_spent = time.perf_counter() - start
                 results[i] = FailedPrediction(str(err), describe(source), seconds_spent, err.kind)
