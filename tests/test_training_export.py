@@ -93,3 +93,38 @@ def test_export_of_a_run_without_checkpoint_names_it(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(RunError, match="run empty has no checkpoint"):
         export_run(tmp_path / "empty", tmp_path / "out")
+
+
+@pytest.mark.shared_data
+def test_export_can_ship_the_mean_of_runs_of_one_model(
+    tmp_path: Path, im2latex_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IM2MARKUP_RUNS", str(tmp_path / "runs"))
+    data_root = make_dataset(tmp_path / "data", im2latex_dir)
+    overrides = [
+        *data_overrides(data_root),
+        "train.max_steps=2",
+        "train.val_every_steps=2",
+        "train.val_match_samples=8",
+    ]
+    train_run("a", "debug", overrides)
+    train_run("b", "debug", [*overrides, "train.seed=7"])
+
+    out = export_run(run_path("a"), tmp_path / "soup", average_with=[run_path("b")])
+
+    meta = json.loads((out / "config.json").read_text(encoding="utf-8"))["metadata"]
+    assert [o["run"] for o in meta["averaged_with"]] == ["b"] and meta["validation"] == {}
+    weights = load_file(str(out / "model.safetensors"))
+    first = load_file(str(run_path("a") / "best/model.safetensors"))
+    second = load_file(str(run_path("b") / "best/model.safetensors"))
+    floats = [key for key, value in first.items() if value.is_floating_point()]
+    assert any(not torch.equal(first[key], second[key]) for key in floats)
+    for key in floats:
+        mean = ((first[key].float() + second[key].float()) / 2).to(torch.bfloat16)
+        assert torch.equal(weights[key], mean), key
+    card = (out / CARD).read_text(encoding="utf-8")
+    assert "element-wise mean" in card and "`b` step 2" in card
+
+    train_run("c", "debug", [*overrides, "model.embed_dim=12"])
+    with pytest.raises(RunError, match="another model or vocabulary"):
+        export_run(run_path("a"), tmp_path / "mixed", average_with=[run_path("c")])

@@ -12,6 +12,7 @@ EPILOG = """examples:
   im2markup train --resume small-1 --set train.max_steps=30000
   im2markup train --status
   im2markup train --export small-1 --out models/default
+  im2markup train --export small-1 --average small-2 --out models/default
   torchrun --nproc-per-node 2 -m im2markup.cli.main train small --name ddp-1
 """
 
@@ -76,6 +77,14 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument(
         "--last", action="store_true", help="with --export: the last checkpoint, not the best"
     )
+    parser.add_argument(
+        "--average",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help="with --export: ship the mean of the run's weights and these runs' (same model "
+        "and vocabulary, each chosen like the run's own)",
+    )
     return parser
 
 
@@ -107,7 +116,12 @@ def run(args: argparse.Namespace) -> int:
 
             if args.out is None:
                 raise ConfigError("--export needs --out DIR")
-            out = export_run(runs.run_path(args.export), args.out, last=args.last)
+            out = export_run(
+                runs.run_path(args.export),
+                args.out,
+                last=args.last,
+                average_with=[runs.run_path(name) for name in args.average],
+            )
             print(f"exported run {args.export} to {out}")
             return 0
         if bool(args.resume) == bool(args.run):

@@ -11,10 +11,13 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 from safetensors.torch import load_file
+from torch import Tensor
 
 from im2markup.data.pseudo_label_files import is_pseudo_label_source
 from im2markup.data.vocab import Vocab
@@ -30,31 +33,33 @@ CARD = "MODEL_CARD.md"
 _FIGURES = ("perplexity", "token_accuracy", "exact_match", "bleu")
 
 
-def export_run(run_dir: Path, out: Path, *, last: bool = False) -> Path:
-    """Write the run's best validated weights (or its last checkpoint with `last`) to `out`."""
-    checkpoint_path = run_dir / "checkpoints" / LAST
-    if not checkpoint_path.exists():
-        raise RunError(f"run {run_dir.name} has no checkpoint at {checkpoint_path}")
-    state = load_checkpoint(checkpoint_path)
-    cfg = ExperimentConfig.from_dict(state["config"])
-    vocab = Vocab(state["vocab"])
+def export_run(
+    run_dir: Path, out: Path, *, last: bool = False, average_with: Sequence[Path] = ()
+) -> Path:
+    """Write the run's best validated weights (or its last checkpoint with `last`) to `out`.
+
+    With `average_with`, the weights shipped are the mean of this run's and those runs' (each
+    chosen the same way): runs continued from one start, one on clean images and one with
+    augmentation, lie in one basin, and their mean can keep the strengths of both (a "model
+    soup", measured in `results/runs.md`). The averaged model has no validation of its own.
+    """
+    cfg, vocab, state, provenance = _run_weights(run_dir, last)
     model = build_model(cfg.model, len(vocab))
-    if last or not (run_dir / "best" / WEIGHTS_FILE).exists():
-        model.load_state_dict(state["model"])
-        step, images = int(state["step"]), int(state["images"])
-        validation = _validation_rows(run_dir).get(step)
-    else:
-        best_cfg, best_vocab, best_meta = read_config(run_dir / "best")
-        if best_cfg != cfg.model or best_vocab.itos != vocab.itos:
-            raise RunError(f"{run_dir / 'best'} does not match the run's model and vocabulary")
-        model.load_state_dict(clean_state_dict(load_file(str(run_dir / "best" / WEIGHTS_FILE))))
-        step, images, validation = _best_provenance(run_dir, best_meta)
+    others = [_run_weights(other, last) for other in average_with]
+    for other_cfg, other_vocab, _, other_provenance in others:
+        if other_cfg.model != cfg.model or other_vocab.itos != vocab.itos:
+            raise RunError(
+                f"run {other_provenance['run']} has another model or vocabulary than "
+                f"{run_dir.name}; only runs of one architecture and vocabulary can be averaged"
+            )
+    model.load_state_dict(average_weights([state, *(other[2] for other in others)]))
     metadata = {
         "run": run_dir.name,
         "description": cfg.description,
-        "step": step,
-        "images_seen": images,
-        "validation": {k: v for k, v in (validation or {}).items() if k in _FIGURES},
+        "step": provenance["step"],
+        "images_seen": provenance["images_seen"],
+        "validation": {} if others else provenance["validation"],
+        "averaged_with": [other[3] for other in others],
         "data": {"name": cfg.data.name, **_manifest_summary(dataset_path(cfg.data))},
         "train": {
             k: getattr(cfg.train, k)
@@ -70,6 +75,47 @@ def export_run(run_dir: Path, out: Path, *, last: bool = False) -> Path:
     save_model(model, cfg.model, vocab, out, metadata=metadata, bf16=True)
     (out / CARD).write_text(model_card(out.name, metadata, cfg), encoding="utf-8")
     return out
+
+
+def average_weights(states: Sequence[dict[str, Tensor]]) -> dict[str, Tensor]:
+    """The element-wise mean of state dicts of one architecture, in float32; counters (integer
+    buffers such as batch-norm's batch count) are taken from the first."""
+    first = states[0]
+    return {
+        name: (
+            torch.stack([state[name].float() for state in states]).mean(0).to(tensor.dtype)
+            if tensor.is_floating_point()
+            else tensor
+        )
+        for name, tensor in first.items()
+    }
+
+
+def _run_weights(
+    run_dir: Path, last: bool
+) -> tuple[ExperimentConfig, Vocab, dict[str, Tensor], dict[str, Any]]:
+    """A run's configuration, vocabulary, chosen weights and their provenance (run, step,
+    images seen, validation figures): `best/`, or the last checkpoint with `last` or when
+    nothing was validated yet."""
+    checkpoint_path = run_dir / "checkpoints" / LAST
+    if not checkpoint_path.exists():
+        raise RunError(f"run {run_dir.name} has no checkpoint at {checkpoint_path}")
+    state = load_checkpoint(checkpoint_path)
+    cfg = ExperimentConfig.from_dict(state["config"])
+    vocab = Vocab(state["vocab"])
+    if last or not (run_dir / "best" / WEIGHTS_FILE).exists():
+        weights = state["model"]
+        step, images = int(state["step"]), int(state["images"])
+        validation = _validation_rows(run_dir).get(step)
+    else:
+        best_cfg, best_vocab, best_meta = read_config(run_dir / "best")
+        if best_cfg != cfg.model or best_vocab.itos != vocab.itos:
+            raise RunError(f"{run_dir / 'best'} does not match the run's model and vocabulary")
+        weights = clean_state_dict(load_file(str(run_dir / "best" / WEIGHTS_FILE)))
+        step, images, validation = _best_provenance(run_dir, best_meta)
+    figures = {k: v for k, v in (validation or {}).items() if k in _FIGURES}
+    provenance = {"run": run_dir.name, "step": step, "images_seen": images, "validation": figures}
+    return cfg, vocab, weights, provenance
 
 
 def _validation_rows(run_dir: Path) -> dict[int, dict[str, float]]:
@@ -155,6 +201,7 @@ def model_card(name: str, meta: dict[str, Any], cfg: ExperimentConfig) -> str:
     )
     t = meta["train"]
     handwritten = "handwritten" in meta["data"].get("styles", ())
+    averaged = _average_text(meta)
     return f"""# Model card: {name}
 
 {meta["description"]}: {meta["parameters"]:,} parameters, {meta["vocab_size"]} tokens.
@@ -173,12 +220,29 @@ attention and input feeding, target embedding {m.embed_dim}.
   {"on" if meta["augment"] else "off"} at the end; the run's `train.log` has its history).
 - Data: `{meta["data"]["name"]}` (manifest {meta["data"]["manifest_hash"]}; {split_text}),
   {_HANDWRITTEN_DATA if handwritten else _PRINTED_DATA}{_pseudo_label_text(meta["data"])}
-- Validation at selection (held-out validation formulas, greedy decoding): {figures}.
+- Validation at selection (held-out validation formulas, greedy decoding): {figures}.{averaged}
 - Code: commit {meta["commit"]}; exported {meta["exported"]}.
 
 ## Intended use and limits
 {_HANDWRITTEN_USE if handwritten else _PRINTED_USE}
 """
+
+
+def _average_text(meta: dict[str, Any]) -> str:
+    """The card's line on weight averaging, if the weights are a mean of several runs'."""
+    others = meta.get("averaged_with") or []
+    if not others:
+        return ""
+    parts = ", ".join(
+        f"`{o['run']}` step {o['step']:,} ({o['images_seen']:,} images)" for o in others
+    )
+    names = " ".join(o["run"] for o in others)
+    return (
+        f"\n- Weights: the element-wise mean of this run's and those of {parts}"
+        f"\n  (`im2markup train --export {meta['run']} --average {names} --out DIR`); the"
+        f"\n  mean has no validation of its own at export (`benchmarks/validation_subset.py`"
+        f"\n  measures it on a run's validation images)."
+    )
 
 
 def _pseudo_label_text(data: dict[str, Any]) -> str:
