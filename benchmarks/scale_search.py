@@ -15,15 +15,17 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Sequence
 
 import numpy as np
+from PIL import Image
 
 from im2markup.data.user_images import SCALE_MULTIPLIERS
-from im2markup.evaluation.robustness import SEED
+from im2markup.evaluation.robustness import SEED, read_images
 from im2markup.evaluation.scoring import RenderOptions, score_predictions
-from im2markup.evaluation.splits import load_split
+from im2markup.evaluation.splits import Split, load_split
 from im2markup.evaluation.transforms import TRANSFORMS
-from im2markup.serving.predictor import FailedPrediction, load_model
+from im2markup.serving.predictor import Predictor, load_model
 
 DEFAULT_TRANSFORMS = (
     "original",
@@ -50,7 +52,7 @@ def main() -> None:
     clean = [split.input_image(k) for k in range(len(split))]
     if any(image is None for image in clean):
         raise SystemExit(f"{split.name} has items without an input image")
-    predictor = load_model(args.model, threads=args.threads)
+    predictor = load_model(args.model, threads=args.threads, beam_size=args.beam)
     modes = {"estimate only": (1.0,), "scale search": SCALE_MULTIPLIERS}
     report: dict = {"split": split.name, "n": len(split), "beam": args.beam, "rows": {}}
     numbers = list(TRANSFORMS)
@@ -64,21 +66,24 @@ def main() -> None:
         row = {}
         for mode, multipliers in modes.items():
             predictor.scale_multipliers = multipliers
-            start = time.perf_counter()
-            results = predictor.predict_batch(images, beam_size=args.beam)
-            seconds = (time.perf_counter() - start) / len(images)
-            tokens = [
-                None if isinstance(r, FailedPrediction) else r.tokens.split() for r in results
-            ]
-            metrics, _ = score_predictions(split, tokens, render=RenderOptions(progress=False))
-            row[mode] = {
-                key: round(metrics[key], 2)
-                for key in ("image_match", "token_match", "edit_distance")
-            }
-            row[mode]["seconds_per_image"] = round(seconds, 3)
+            row[mode] = read_and_score(predictor, split, images)
         report["rows"][name] = row
         print(json.dumps({name: row}), flush=True)
     print(json.dumps(report, indent=2))
+
+
+def read_and_score(
+    predictor: Predictor, split: Split, images: Sequence[Image.Image | None]
+) -> dict[str, float]:
+    """Image match, token match and token edit score of the predictor's readings of `images`
+    (None where an item has none), with the seconds it took per image."""
+    start = time.perf_counter()
+    tokens, _ = read_images(predictor, images, split.names)
+    seconds = (time.perf_counter() - start) / max(1, sum(i is not None for i in images))
+    metrics, _ = score_predictions(split, tokens, render=RenderOptions(progress=False))
+    row = {key: round(metrics[key], 2) for key in ("image_match", "token_match", "edit_distance")}
+    row["seconds_per_image"] = round(seconds, 3)
+    return row
 
 
 if __name__ == "__main__":

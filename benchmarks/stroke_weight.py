@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 from PIL import Image
 
 from im2markup.data.render import render_formulas
 from im2markup.evaluation.robustness import clean_inputs
-from im2markup.evaluation.scoring import RenderOptions, score_predictions
+from im2markup.evaluation.scoring import RenderOptions
 from im2markup.evaluation.splits import load_split
 from im2markup.evaluation.transforms import rescale
-from im2markup.serving.predictor import FailedPrediction, load_model
+from im2markup.serving.predictor import load_model
+from scale_search import read_and_score
 
 # name → (dots per inch, thin anti-aliased strokes); 100 dpi is the model's scale.
 TYPESET = {
@@ -53,26 +53,13 @@ def main() -> None:
             split.golds, style=split.style, processed=False, composited=thin, dpi=dpi
         )
         conditions[name] = [r.image for r in renders]
-    predictor = load_model(args.model, threads=args.threads)
+    predictor = load_model(args.model, threads=args.threads, beam_size=args.beam)
     report: dict = {"split": split.name, "n": len(split), "beam": args.beam, "rows": {}}
     for name, images in conditions.items():
-        present = [k for k, image in enumerate(images) if image is not None]
         row = {}
         for mode, heavier in (("as read", False), ("heavier copy too", True)):
             predictor.heavier_strokes = heavier
-            start = time.perf_counter()
-            results = predictor.predict_batch([images[k] for k in present], beam_size=args.beam)
-            seconds = (time.perf_counter() - start) / len(present)
-            tokens: list[list[str] | None] = [None] * len(images)
-            for k, result in zip(present, results, strict=True):
-                if not isinstance(result, FailedPrediction):
-                    tokens[k] = result.tokens.split()
-            metrics, _ = score_predictions(split, tokens, render=RenderOptions(progress=False))
-            row[mode] = {
-                key: round(metrics[key], 2)
-                for key in ("image_match", "token_match", "edit_distance")
-            }
-            row[mode]["seconds_per_image"] = round(seconds, 3)
+            row[mode] = read_and_score(predictor, split, images)
         report["rows"][name] = row
         print(json.dumps({name: row}), flush=True)
     print(json.dumps(report, indent=2))

@@ -100,13 +100,8 @@ def test_export_can_ship_the_mean_of_runs_of_one_model(
     tmp_path: Path, im2latex_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("IM2MARKUP_RUNS", str(tmp_path / "runs"))
-    data_root = make_dataset(tmp_path / "data", im2latex_dir)
-    overrides = [
-        *data_overrides(data_root),
-        "train.max_steps=2",
-        "train.val_every_steps=2",
-        "train.val_match_samples=8",
-    ]
+    two_steps = ["train.max_steps=2", "train.val_every_steps=2", "train.val_match_samples=8"]
+    overrides = [*data_overrides(make_dataset(tmp_path / "data", im2latex_dir)), *two_steps]
     train_run("a", "debug", overrides)
     train_run("b", "debug", [*overrides, "train.seed=7"])
 

@@ -3,10 +3,11 @@
 The training images were rasterized with every pixel a glyph touches counted as ink (see
 `render.rasterize`), so their strokes are heavy: over 120 validation formulas in the paper's
 style the median stroke is 0.131 of the glyph height. A formula typeset at high resolution
-(a PDF viewer zoomed in, a MathJax or KaTeX screenshot) has strokes of about 0.086 of the
-glyph height; shrunk to the model's scale they turn thin and gray, and the model misreads
-them (`benchmarks/README.md`, "Thin strokes"). So an image at least `MIN_SCALE` times the
-training scale with lighter strokes is thickened by a minimum filter until they match.
+with anti-aliased strokes (a PDF viewer zoomed in, a screenshot of typeset math) has strokes
+of about 0.086 of the glyph height (LaTeX at 400 and 600 dpi); shrunk to the model's scale
+they turn thin and gray, and the model misreads them (`benchmarks/README.md`, "Thin
+strokes"). So an image at least `MIN_SCALE` times the training scale with lighter strokes is
+thickened by a minimum filter until they match.
 
 The ratio is a noisy measure for one formula (0.09 to 0.19 among bold renders), and the glyph
 height it divides by depends on how many glyphs touch, so a predictor that can afford it reads
