@@ -90,7 +90,9 @@ def load_user_image(
     gray = read_user_image(source, max_bytes=max_bytes, max_pixels=max_pixels)
     if not rescale:
         return at_scale(gray, 1.0, max_pixels)
-    gray = with_training_strokes(gray)
+    scale = estimate_scale(gray)
+    if scale is not None:
+        gray = match_stroke_weight(gray, scale * TRAINING_GLYPH_HEIGHT, scale)
     return at_scale(gray, estimate_scale(gray) or 1.0, max_pixels)
 
 
@@ -102,15 +104,6 @@ def read_user_image(
 ) -> np.ndarray:
     """The image as `uint8` gray, dark ink on white, cropped to the ink, at its own scale."""
     return _crop_to_ink(_normalize(_to_gray(_open(source, max_bytes, max_pixels))))
-
-
-def with_training_strokes(gray: np.ndarray) -> np.ndarray:
-    """`read_user_image`'s output with thin strokes widened to the training renders' weight
-    when the image is large enough for that (`stroke_weight.match_stroke_weight`)."""
-    scale = estimate_scale(gray)
-    if scale is None:
-        return gray
-    return match_stroke_weight(gray, scale * TRAINING_GLYPH_HEIGHT, scale)
 
 
 def stroke_choices(gray: np.ndarray) -> list[np.ndarray]:

@@ -52,14 +52,14 @@ def export_run(
                 f"run {other_provenance['run']} has another model or vocabulary than "
                 f"{run_dir.name}; only runs of one architecture and vocabulary can be averaged"
             )
-    model.load_state_dict(average_weights([state, *(other[2] for other in others)]))
+    model.load_state_dict(average_weights([state, *(weights for _, _, weights, _ in others)]))
     metadata = {
         "run": run_dir.name,
         "description": cfg.description,
         "step": provenance["step"],
         "images_seen": provenance["images_seen"],
         "validation": {} if others else provenance["validation"],
-        "averaged_with": [other[3] for other in others],
+        "averaged_with": [origin for _, _, _, origin in others],
         "data": {"name": cfg.data.name, **_manifest_summary(dataset_path(cfg.data))},
         "train": {
             k: getattr(cfg.train, k)
