@@ -27,6 +27,9 @@ from scale_search import read_and_score
 
 # name → (dots per inch, thin anti-aliased strokes); 100 dpi is the model's scale.
 TYPESET = {
+    "thin, ×1 (100 dpi)": (100, True),
+    "thin, ×1.2 (120 dpi)": (120, True),
+    "thin, ×1.5 (150 dpi)": (150, True),
     "thin, ×2 (200 dpi)": (200, True),
     "thin, ×4 (400 dpi)": (400, True),
     "bold, ×6 (600 dpi)": (600, False),

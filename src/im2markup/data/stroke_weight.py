@@ -12,7 +12,9 @@ thickened by a minimum filter until they match.
 The ratio is a noisy measure for one formula (0.09 to 0.19 among bold renders), and the glyph
 height it divides by depends on how many glyphs touch, so a predictor that can afford it reads
 both the image and a heavier copy (`stroke_variants`) and keeps the reading the model is surer
-of. Below `CHOICE_SCALE` the image is read as it is: one pixel is too coarse a step there.
+of. Near the training scale one pixel is too coarse a step, so there the copy is made from the
+image enlarged to `FINE_SCALE`; a screenshot at 1.2 times the training scale with thin strokes
+is then read right about twice as often (`benchmarks/README.md`, "Thin strokes").
 """
 
 from __future__ import annotations
@@ -20,13 +22,19 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from im2markup.data.augment import rescale
+
 # Median stroke width / glyph height of processed paper-style renders (120 validation
 # formulas; 0.146 on 400 shared test images, 0.086 on thin 400 and 600 dpi renders).
 TRAINING_STROKE_RATIO = 0.131
 # Only images whose glyphs are at least this many times the training size are thickened.
 MIN_SCALE = 1.8
 # From this scale a heavier copy is offered beside the image (`stroke_variants`).
-CHOICE_SCALE = 1.3
+CHOICE_SCALE = 0.7
+# Below this scale one pixel is too coarse a step: the heavier copy is made from the image
+# enlarged to `FINE_SCALE`.
+COARSE_SCALE = 1.3
+FINE_SCALE = 3.0
 # Darkness (0…1) from which a pixel belongs to a run of ink.
 _INK = 0.05
 # Runs longer than this fraction of the glyph height cross a rule or bar, not a stroke.
@@ -61,11 +69,20 @@ def match_stroke_weight(gray: np.ndarray, glyph_height: float, scale: float) -> 
 
 
 def stroke_variants(gray: np.ndarray, glyph_height: float, scale: float) -> list[np.ndarray]:
-    """The versions of `gray` worth reading: itself, and from `CHOICE_SCALE` on a heavier copy
-    (matched to the training ratio where `match_stroke_weight` changes it, else one pixel
-    wider)."""
+    """The versions of `gray` worth reading: itself, and from `CHOICE_SCALE` on a heavier copy.
+
+    Below `COARSE_SCALE` the copy is the image enlarged to `FINE_SCALE` and matched to the
+    training ratio there, offered only when that changes it. From `COARSE_SCALE` it is matched
+    where `match_stroke_weight` changes it, else one pixel wider (large bold renders gain from
+    that too).
+    """
     if scale < CHOICE_SCALE:
         return [gray]
+    if scale < COARSE_SCALE:
+        factor = FINE_SCALE / scale
+        enlarged = rescale(gray, factor)
+        heavier = match_stroke_weight(enlarged, glyph_height * factor, FINE_SCALE)
+        return [gray] if heavier is enlarged else [gray, heavier]
     heavier = match_stroke_weight(gray, glyph_height, scale)
     return [gray, heavier if heavier is not gray else widen(gray, 1)]
 

@@ -107,8 +107,8 @@ def read_user_image(
 
 
 def stroke_choices(gray: np.ndarray) -> list[np.ndarray]:
-    """`read_user_image`'s output and, for a large image, a heavier copy to read beside it
-    (`stroke_weight.stroke_variants`)."""
+    """`read_user_image`'s output and, for a large or thin-stroked image, a heavier copy to
+    read beside it (`stroke_weight.stroke_variants`)."""
     scale = estimate_scale(gray)
     if scale is None:
         return [gray]

@@ -33,7 +33,11 @@ ATTENTION_ITEMS = 50
 # Conditions made by typesetting each gold formula again, in the split's style, with the thin
 # anti-aliased strokes of a zoomed PDF or a screenshot of typeset math rather than the bold
 # strokes of the training renders: dots per inch, where 100 is the model's scale.
-TYPESET: dict[str, int] = {"typeset ×1.5 thin": 150, "typeset ×3 thin": 300}
+TYPESET: dict[str, int] = {
+    "typeset ×1.2 thin": 120,
+    "typeset ×1.5 thin": 150,
+    "typeset ×3 thin": 300,
+}
 
 
 def run_suite(

@@ -55,9 +55,9 @@ def prepare_inputs(
     multipliers: tuple[float, ...] = SCALE_MULTIPLIERS,
     heavier_strokes: bool = True,
 ) -> ModelInputs:
-    """Read `source` once and bring it (and a heavier copy, for a large image) to every
-    candidate scale that stays within the pixel limit; raises `ImageInputError` when the image
-    is unusable or no scale fits."""
+    """Read `source` once and bring it (and a heavier copy, for a large or thin-stroked image)
+    to every candidate scale that stays within the pixel limit; raises `ImageInputError` when
+    the image is unusable or no scale fits."""
     gray = read_user_image(source, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels)
     candidates, refusal = [], None
     for variant in stroke_choices(gray) if heavier_strokes else [gray]:

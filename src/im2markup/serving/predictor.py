@@ -78,9 +78,9 @@ class Predictor:
     `crohme` keeps the output to the symbols of CROHME's handwritten formulas (`crohme_mask`).
     Each image is read greedily at its estimated scale times each of `scale_multipliers`, and
     the reading the model scores highest picks the scale the final (beam) decoding uses;
-    `(1.0,)` decodes once, at the estimate. An image well above the training scale is also
-    read with heavier strokes, at the same scales (`data.stroke_weight`), unless
-    `heavier_strokes` is False.
+    `(1.0,)` decodes once, at the estimate. An image well above the training scale, or one
+    near it with thin strokes, is also read with heavier strokes, at the same scales
+    (`data.stroke_weight`), unless `heavier_strokes` is False.
     """
 
     def __init__(
