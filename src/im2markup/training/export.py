@@ -271,10 +271,10 @@ built by `im2markup data build-handwritten`: formulas drawn as synthetic handwri
 _PRINTED_USE = """\
 Typeset formulas as LaTeX renders them: rendered equations, screenshots of PDFs, clean scans.
 User images are converted to gray, inverted when light on dark, cropped to the ink and read
-at four scales around the one where their glyphs match the training renders (images much
-larger than the training renders also with heavier strokes, like theirs). Very long
-formulas (more than ~150 tokens), environments with many rows, handwriting and photographs of
-paper are outside what it was trained on. The output is the normalized LaTeX (compacted for
+at four scales around the one where their glyphs match the training renders (large or
+thin-stroked images also with strokes as heavy as theirs). Very long formulas (more than
+~150 tokens), environments with many rows, handwriting and photographs of paper are outside
+what it was trained on. The output is the normalized LaTeX (compacted for
 pasting); it is checked by rendering only with `--verify`. Test figures, and the commands that
 measure them, are in `results/README.md`."""
 
