@@ -1,4 +1,4 @@
-"""`im2markup data mine|clean|build|stats|pseudo-label`: the training data pipeline."""
+"""`im2markup data mine|clean|build|stats|pseudo-label|pack|unpack`: the training data."""
 
 from __future__ import annotations
 
@@ -55,7 +55,42 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     stats.add_argument("--shared", type=Path, help="shared data folder")
     stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _handwritten_parser(actions)
+    _compact_parsers(actions)
     return parser
+
+
+def _compact_parsers(actions: argparse._SubParsersAction) -> None:
+    pack = actions.add_parser(
+        "pack", help="one xz file with a subset of a built dataset, to train elsewhere"
+    )
+    pack.add_argument("out", type=Path, help="compact file to write (e.g. subset.xz)")
+    pack.add_argument("--data", type=Path, help="built dataset (default <data dir>/im2latex-v1)")
+    pack.add_argument("--train", type=int, default=60_000, help="training pairs (60000)")
+    pack.add_argument("--val", type=int, default=1_000, help="validation pairs (1000)")
+    pack.add_argument("--seed", type=int, default=0, help="subset choice seed")
+    unpack = actions.add_parser("unpack", help="a dataset folder from a `data pack` file")
+    unpack.add_argument("file", type=Path, help="compact file")
+    unpack.add_argument("--name", default="compact", help="dataset name (default compact)")
+    unpack.add_argument("--out", type=Path, help="output folder (default <data dir>/NAME)")
+    unpack.add_argument("--workers", type=int, default=1, help="PNG encoding processes")
+
+
+def _compact(args: argparse.Namespace) -> int:
+    from im2markup.data.compact import pack, unpack
+    from im2markup.paths import data_dir
+
+    try:
+        if args.action == "pack":
+            dataset = args.data or data_dir() / "im2latex-v1"
+            report = pack(dataset, args.out, {"train": args.train, "val": args.val}, args.seed)
+            print(json.dumps(report.as_dict(), indent=2))
+        else:
+            out = args.out or data_dir() / args.name
+            print(json.dumps(unpack(args.file, out, args.workers), indent=2))
+    except (ValueError, FileNotFoundError) as error:
+        print(f"im2markup data {args.action}: {error}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _handwritten_parser(actions: argparse._SubParsersAction) -> None:
@@ -168,6 +203,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.action == "pseudo-label":
         return _pseudo_label(args)
+    if args.action in ("pack", "unpack"):
+        return _compact(args)
     from im2markup.data.build import BuildOptions, build, clean
 
     options = BuildOptions(
