@@ -113,3 +113,14 @@ def test_suite_runs_every_transform(
     results = json.loads((out / "robustness.json").read_text())
     assert set(results) == {*TRANSFORMS, *TYPESET}
     assert all(r["n"] == 2 and r["n_images"] == 2 for r in results.values())
+
+
+@pytest.mark.latex
+@pytest.mark.shared_data
+def test_cli_runs_only_the_named_conditions(tmp_path: Path, random_model_dir: Path) -> None:
+    from im2markup.cli.main import main
+
+    out = tmp_path / "suite"
+    args = ["evaluate", "--suite", "robustness", "--model", str(random_model_dir), "--limit", "1"]
+    assert main([*args, "--conditions", "noise σ20", "--beam", "1", "--out", str(out)]) == 0
+    assert list(json.loads((out / "robustness.json").read_text())) == ["noise σ20"]

@@ -57,6 +57,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     parser.add_argument("--suite", choices=("robustness",), help="run a test suite with --model")
     parser.add_argument(
+        "--conditions",
+        nargs="+",
+        metavar="NAME",
+        help="with --suite: only these conditions (e.g. 'noise σ20'; default all)",
+    )
+    parser.add_argument(
         "--model", type=Path, metavar="DIR", help="model folder: decode --split with it, or --suite"
     )
     parser.add_argument("--limit", type=positive_int, help="first N items of the split only")
@@ -119,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
                 limit=args.limit,
                 render=render,
                 split=split,
+                transforms=args.conditions,
                 beam_size=args.beam,
                 device=args.device,
                 threads=args.threads,

@@ -6,9 +6,10 @@ anything is decoded, so a 20000×20000 PNG never allocates gigabytes), then deco
 
 Then: any mode (palette, 16-bit, CMYK, 1-bit, with or without alpha) becomes gray; light ink on
 a dark background is inverted (decided from the border); contrast is stretched so the paper is
-white and the darkest strokes black; the image is rescaled so its glyphs are as tall as in the
-processed training images (an image much larger than that first gets strokes as heavy as
-theirs, see `stroke_weight`); finally it is cropped to the ink and padded like them. Since the
+white and the darkest strokes black; grain on the paper is taken off (`grain`); the image is
+rescaled so its glyphs are as tall as in the processed training images (an image much larger
+than that first gets strokes as heavy as theirs, see `stroke_weight`); finally it is cropped
+to the ink and padded like them. Since the
 scale estimate is only good to about ±20%, `scale_candidates` offers a few factors around it
 for a caller that can afford to decode more than once and keep the best reading.
 
@@ -29,6 +30,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
+from im2markup.data.grain import remove_grain
 from im2markup.data.preprocess import FACTOR, PAD, ink_bbox, pad
 from im2markup.data.stroke_weight import match_stroke_weight, stroke_variants
 
@@ -103,7 +105,7 @@ def read_user_image(
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> np.ndarray:
     """The image as `uint8` gray, dark ink on white, cropped to the ink, at its own scale."""
-    return _crop_to_ink(_normalize(_to_gray(_open(source, max_bytes, max_pixels))))
+    return _crop_to_ink(remove_grain(_normalize(_to_gray(_open(source, max_bytes, max_pixels)))))
 
 
 def stroke_choices(gray: np.ndarray) -> list[np.ndarray]:

@@ -269,14 +269,14 @@ built by `im2markup data build-handwritten`: formulas drawn as synthetic handwri
   CROHME test caption or bitmap was used for training or model selection."""
 
 _PRINTED_USE = """\
-Typeset formulas as LaTeX renders them: rendered equations, screenshots of PDFs, clean scans.
-User images are converted to gray, inverted when light on dark, cropped to the ink and read
-at four scales around the one where their glyphs match the training renders (large or
-thin-stroked images also with strokes as heavy as theirs). Very long formulas (more than
-~150 tokens), environments with many rows, handwriting and photographs of paper are outside
-what it was trained on. The output is the normalized LaTeX (compacted for
-pasting); it is checked by rendering only with `--verify`. Test figures, and the commands that
-measure them, are in `results/README.md`."""
+Typeset formulas as LaTeX renders them: rendered equations, screenshots of PDFs, clean
+scans. User images are converted to gray, inverted when light on dark, cleared of grain on
+the paper, cropped to the ink and read at four scales around the one where their glyphs
+match the training renders (large or thin-stroked images also with strokes as heavy as
+theirs). Very long formulas (more than ~150 tokens), environments with many rows,
+handwriting and photographs of paper are outside what it was trained on. The output is the
+normalized LaTeX (compacted for pasting); it is checked by rendering only with `--verify`.
+Test figures, and the commands that measure them, are in `results/README.md`."""
 
 _HANDWRITTEN_USE = """\
 Handwritten formulas written with CROHME's 111 symbols, as clean strokes (`im2markup predict
