@@ -9,9 +9,9 @@ a dark background is inverted (decided from the border); contrast is stretched s
 white and the darkest strokes black; grain on the paper is taken off (`grain`); the image is
 rescaled so its glyphs are as tall as in the processed training images (an image much larger
 than that first gets strokes as heavy as theirs, see `stroke_weight`); finally it is cropped
-to the ink and padded like them. Since the
-scale estimate is only good to about ±20%, `scale_candidates` offers a few factors around it
-for a caller that can afford to decode more than once and keep the best reading.
+to the ink and padded like them. Since the scale estimate is only good to about ±20%,
+`scale_candidates` offers a few factors around it for a caller that can afford to decode more
+than once and keep the best reading.
 
 The scale comes from the glyphs: the connected components of the ink, each measured by the
 full width at half its own darkest value (robust to blur and anti-aliasing), and the 60th
