@@ -36,10 +36,9 @@ def statistic_rows(split: Split, clean: list[Image.Image | None]) -> dict[str, d
     for name in STATISTIC_CONDITIONS:
         images = condition_images(name, clean, split, RenderOptions(progress=False))
         values = [grain.grain_fraction(_normalize(_to_gray(image))) for image in images if image]
-        p5, p50, p95, top = np.percentile(values, [5, 50, 95, 100])
-        rows[name] = {"p5": p5, "median": p50, "p95": p95, "max": top}
-        rows[name] = {key: round(float(value), 3) for key, value in rows[name].items()}
-        rows[name]["grainy"] = int(sum(v >= grain.GRAINY_FRACTION for v in values))
+        percentiles = np.percentile(values, [5, 50, 95, 100]).round(3).tolist()
+        rows[name] = dict(zip(("p5", "median", "p95", "max"), percentiles, strict=True))
+        rows[name]["grainy"] = sum(v >= grain.GRAINY_FRACTION for v in values)
         rows[name]["images"] = len(values)
     return rows
 
