@@ -76,6 +76,10 @@ class Trainer:
         self.best: dict[str, Any] | None = None
         self.stop_requested = False
         tc = cfg.train
+        if tc.channels_last:
+            # In place, before DDP sees the parameters: the optimizer keeps its parameters,
+            # and checkpoints load into them.
+            model.to(memory_format=torch.channels_last)
         self.forward: Callable[[dict[str, torch.Tensor]], Any] = model
         if ctx.enabled:
             self.forward = torch.nn.parallel.DistributedDataParallel(
