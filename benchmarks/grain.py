@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from im2markup.data import grain
-from im2markup.data.user_images import _normalize, _to_gray
+from im2markup.data.user_images import read_page
 from im2markup.evaluation.robustness import clean_inputs, condition_images
 from im2markup.evaluation.scoring import RenderOptions
 from im2markup.evaluation.splits import Split, load_split
@@ -35,7 +35,7 @@ def statistic_rows(split: Split, clean: list[Image.Image | None]) -> dict[str, d
     rows = {}
     for name in STATISTIC_CONDITIONS:
         images = condition_images(name, clean, split, RenderOptions(progress=False))
-        values = [grain.grain_fraction(_normalize(_to_gray(image))) for image in images if image]
+        values = [grain.grain_fraction(read_page(image)) for image in images if image]
         percentiles = np.percentile(values, [5, 50, 95, 100]).round(3).tolist()
         rows[name] = dict(zip(("p5", "median", "p95", "max"), percentiles, strict=True))
         rows[name]["grainy"] = sum(v >= grain.GRAINY_FRACTION for v in values)
@@ -63,14 +63,12 @@ def main() -> None:
 
     split, clean = inputs["test"]
     predictor = load_model(args.model, threads=args.threads, beam_size=args.beam)
-    threshold = grain.GRAINY_FRACTION
     for name in args.read:
         images = condition_images(name, clean, split, RenderOptions(progress=False))
         row = {}
-        for mode, value in (("as read", float("inf")), ("grain removed", threshold)):
-            grain.GRAINY_FRACTION = value
+        for mode, clear in (("as read", False), ("grain removed", True)):
+            predictor.clear_grain = clear
             row[mode] = read_and_score(predictor, split, images)
-        grain.GRAINY_FRACTION = threshold
         report["readings"][name] = row
         print(json.dumps({name: row}), flush=True)
     print(json.dumps(report, indent=2))

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from im2markup.data.grain import GRAINY_FRACTION, grain_fraction, remove_grain
-from im2markup.data.user_images import read_user_image
+from im2markup.data.user_images import read_page, read_user_image
 from im2markup.evaluation.transforms import TRANSFORMS
 from shard_fixtures import first_val_samples
 
@@ -44,3 +44,13 @@ def test_grainy_images_get_white_paper_and_keep_their_ink(pngs) -> None:
 
 def test_a_page_without_paper_pixels_is_not_grainy() -> None:
     assert grain_fraction(np.zeros((20, 30), dtype=np.uint8)) == 0.0
+
+
+def test_the_reader_takes_grain_off_unless_told_not_to(pngs) -> None:
+    for k, png in enumerate(pngs[:4]):
+        noisy = TRANSFORMS["noise σ20"](Image.open(io.BytesIO(png)), np.random.default_rng(k))
+        page = read_page(noisy)
+        assert grain_fraction(page) >= GRAINY_FRACTION
+        kept = read_user_image(noisy, clear_grain=False)
+        cleared = read_user_image(noisy)
+        assert (cleared == 255).mean() > (kept == 255).mean() + 0.1

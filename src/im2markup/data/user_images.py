@@ -103,9 +103,23 @@ def read_user_image(
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    clear_grain: bool = True,
 ) -> np.ndarray:
-    """The image as `uint8` gray, dark ink on white, cropped to the ink, at its own scale."""
-    return _crop_to_ink(remove_grain(_normalize(_to_gray(_open(source, max_bytes, max_pixels)))))
+    """The image as `uint8` gray, dark ink on white, cropped to the ink, at its own scale;
+    grain on the paper taken off unless `clear_grain` is False."""
+    page = read_page(source, max_bytes=max_bytes, max_pixels=max_pixels)
+    return _crop_to_ink(remove_grain(page) if clear_grain else page)
+
+
+def read_page(
+    source: str | Path | bytes | Image.Image,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> np.ndarray:
+    """The whole image as `uint8` gray, dark ink on white with the contrast stretched, before
+    anything is taken off or cropped (what `grain.grain_fraction` judges)."""
+    return _normalize(_to_gray(_open(source, max_bytes, max_pixels)))
 
 
 def stroke_choices(gray: np.ndarray) -> list[np.ndarray]:

@@ -54,11 +54,14 @@ def prepare_inputs(
     limits: Limits,
     multipliers: tuple[float, ...] = SCALE_MULTIPLIERS,
     heavier_strokes: bool = True,
+    clear_grain: bool = True,
 ) -> ModelInputs:
     """Read `source` once and bring it (and a heavier copy, for a large or thin-stroked image)
     to every candidate scale that stays within the pixel limit; raises `ImageInputError` when
     the image is unusable or no scale fits."""
-    gray = read_user_image(source, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels)
+    gray = read_user_image(
+        source, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels, clear_grain=clear_grain
+    )
     candidates, refusal = [], None
     for variant in stroke_choices(gray) if heavier_strokes else [gray]:
         for factor in scale_candidates(variant, multipliers):

@@ -80,7 +80,8 @@ class Predictor:
     the reading the model scores highest picks the scale the final (beam) decoding uses;
     `(1.0,)` decodes once, at the estimate. An image well above the training scale, or one
     near it with thin strokes, is also read with heavier strokes, at the same scales
-    (`data.stroke_weight`), unless `heavier_strokes` is False.
+    (`data.stroke_weight`), unless `heavier_strokes` is False. Grain on the paper is taken
+    off first (`data.grain`), unless `clear_grain` is False.
     """
 
     def __init__(
@@ -98,6 +99,7 @@ class Predictor:
         crohme: bool = False,
         scale_multipliers: tuple[float, ...] = SCALE_MULTIPLIERS,
         heavier_strokes: bool = True,
+        clear_grain: bool = True,
     ):
         self.model = model.eval()
         self.vocab = vocab
@@ -111,6 +113,7 @@ class Predictor:
         self.allowed_tokens = crohme_mask(vocab).to(self.device) if crohme else None
         self.scale_multipliers = scale_multipliers
         self.heavier_strokes = heavier_strokes
+        self.clear_grain = clear_grain
 
     def predict(
         self,
@@ -149,7 +152,7 @@ class Predictor:
     def model_input(self, source: ImageSource) -> np.ndarray:
         """The padded model input `predict` decodes for `source`: the image at the scale the
         search chooses (raises `ImageInputError` for an unusable image)."""
-        inputs = prepare_inputs(source, self.limits, self.scale_multipliers, self.heavier_strokes)
+        inputs = self._prepare(source)
         pixels, _ = self._choose_scales({0: inputs}, {0: 0.0})[0]
         return pixels
 
@@ -182,9 +185,7 @@ class Predictor:
         for i, source in enumerate(sources):
             start = time.perf_counter()
             try:
-                ready[i] = prepare_inputs(
-                    source, self.limits, self.scale_multipliers, self.heavier_strokes
-                )
+                ready[i] = self._prepare(source)
             except ImageInputError as err:
                 seconds_spent = time.perf_counter() - start
                 results[i] = FailedPrediction(str(err), describe(source), seconds_spent, err.kind)
@@ -209,6 +210,11 @@ class Predictor:
             seconds[i] += time.perf_counter() - start
             results[i] = self._prediction(hyp, pixels, attention, verified, seconds[i])
         return results
+
+    def _prepare(self, source: ImageSource) -> ModelInputs:
+        return prepare_inputs(
+            source, self.limits, self.scale_multipliers, self.heavier_strokes, self.clear_grain
+        )
 
     def _choose_scales(
         self, ready: dict[int, ModelInputs], seconds: dict[int, float]
