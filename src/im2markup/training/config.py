@@ -60,7 +60,7 @@ class TrainConfig:
     (`*_every_minutes`, 0 = off) never change what is trained, so a resumed run stays exact.
     `threads = 0` keeps PyTorch's default; `compile` compiles the convolutional encoder;
     `channels_last` stores convolution weights and activations pixel-major, which made a bf16
-    training step of the paper-size model 7–20% faster on this CPU (`benchmarks/README.md`).
+    training step 2–11% faster on this CPU, the same weights out (`benchmarks/README.md`).
     """
 
     seed: int = 1234
