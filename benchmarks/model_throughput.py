@@ -3,10 +3,10 @@
 For each size preset and image bucket it times one SGD training step in float32 and under
 bfloat16 autocast (also with the model in channels-last layout, as the trainer runs it),
 greedy decoding and beam-5 decoding, and (for the CNN alone) eager float32 against
-channels-last and `torch.compile`. Weights are random, so `<eos>` is
-suppressed and every decode runs exactly `--tokens` steps (the median test formula length);
-targets for the training step have the same length. Every figure is the median of
-`--repeats` timed runs after one warm-up.
+channels-last and `torch.compile`. Weights are random, so `<eos>` is suppressed and every
+decode runs exactly `--tokens` steps (the median test formula length); targets for the
+training step have the same length. Every figure is the median of `--repeats` timed runs
+after one warm-up.
 
     .venv/bin/python benchmarks/model_throughput.py
     .venv/bin/python benchmarks/model_throughput.py --presets small --sizes 32x160 --repeats 3
