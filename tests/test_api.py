@@ -15,6 +15,7 @@ from im2markup.serving.app import create_app
 from im2markup.serving.limits import ServerLimits
 from im2markup.serving.predictor import Predictor
 from serving_fixtures import (
+    bundled_model_dir,
     png_header_only,
 )
 
@@ -48,7 +49,7 @@ def test_openapi_documents_both_request_forms(client: TestClient):
     schema = client.get("/openapi.json").json()
     operation = schema["paths"]["/api/predict"]["post"]
     assert set(operation["requestBody"]["content"]) == {"multipart/form-data", "application/json"}
-    assert {"408", "413", "415", "422", "503", "504"} <= set(operation["responses"])
+    assert {"408", "413", "415", "422", "501", "503", "504"} <= set(operation["responses"])
 
 
 def test_multipart_upload_matches_the_python_api(
@@ -89,14 +90,22 @@ def test_attention_maps_decode_to_one_map_per_token(client: TestClient, images: 
 
 
 @pytest.mark.latex
-def test_render_returns_a_png_or_the_reason(client: TestClient, images: list[Path]):
+def test_render_returns_a_png_of_the_prediction(client: TestClient, images: list[Path]):
+    if bundled_model_dir() is None:
+        pytest.skip("a random model's prediction need not compile")
     body = upload(client, images[0].read_bytes(), render="true").json()
-    if body["render_png"] is None:
-        assert body["render_error"]
-    else:
-        rendered = Image.open(io.BytesIO(base64.b64decode(body["render_png"])))
-        assert rendered.mode == "L" and rendered.width > 0
-        assert body["render_error"] is None
+    assert body["render_error"] is None
+    rendered = Image.open(io.BytesIO(base64.b64decode(body["render_png"])))
+    assert rendered.mode == "L" and rendered.width > 0
+
+
+def test_verify_without_latex_is_501(
+    client: TestClient, images: list[Path], monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("PATH", "")
+    response = upload(client, images[0].read_bytes(), verify="true")
+    assert response.status_code == 501
+    assert "pdflatex" in response.json()["detail"]
 
 
 def test_request_over_the_size_limit_is_413(client: TestClient):

@@ -129,6 +129,27 @@ def test_batch_keeps_going_past_bad_items(
         assert results[k].tokens == predictor.predict(path).tokens
 
 
+class _FailingImage(Image.Image):
+    """An image whose metadata fails in a way no reader check foresees."""
+
+    def getexif(self) -> Image.Exif:
+        raise RuntimeError("decoder crashed")
+
+
+def test_batch_survives_directories_devices_and_unforeseen_failures(
+    predictor: Predictor, images: list[Path], tmp_path: Path
+):
+    failing = Image.new("RGB", (200, 50), "white")
+    failing.__class__ = _FailingImage
+    sources = [tmp_path, Path("/dev/zero"), failing, images[0]]
+    results = predictor.predict_batch(sources)
+    assert [r.ok for r in results] == [False, False, False, True]
+    assert results[0].kind == "unreadable" and tmp_path.name in results[0].error
+    assert results[1].kind == "too_large" and "limit" in results[1].error
+    assert "RuntimeError: decoder crashed" in results[2].error
+    assert results[3].tokens == predictor.predict(images[0]).tokens
+
+
 def test_concurrent_predictions_equal_sequential_ones(predictor: Predictor, images: list[Path]):
     sequential = [predictor.predict(p).tokens for p in images[:3]]
     with ThreadPoolExecutor(max_workers=3) as pool:

@@ -20,6 +20,7 @@ from im2markup.paths import models_dir
 from im2markup.serving.predictor import HANDWRITTEN_MODEL, Predictor
 from serving_fixtures import (
     TEST_IMAGE_IDS,
+    save_random_model,
     write_bad_inputs,
 )
 
@@ -90,6 +91,7 @@ def test_json_lines_carry_every_field(
 def test_directory_with_bad_files_still_predicts_the_good_ones(
     capsys, model_dir: Path, mixed_dir: Path
 ):
+    (mixed_dir / "folder.png").mkdir()
     status, out, err = predict(capsys, "--model", str(model_dir), "--json", str(mixed_dir))
     assert status == 0
     records = {Path(r["image"]).name: r for r in map(json.loads, out.splitlines())}
@@ -103,6 +105,7 @@ def test_directory_with_bad_files_still_predicts_the_good_ones(
         "text.png": "not an image",
         "huge.png": "more than",
         "blank.png": "no ink",
+        "folder.png": "not a regular file",
     }
     for name, reason in reasons.items():
         assert reason in records[name]["error"]
@@ -139,6 +142,17 @@ def test_glob_patterns_are_expanded(capsys, model_dir: Path, images: list[Path])
     assert [line.split("\t")[0] for line in out.splitlines()] == [str(images[0]), str(images[1])]
 
 
+def test_glob_reports_matches_that_are_not_files(
+    capsys, model_dir: Path, images: list[Path], tmp_path: Path
+):
+    shutil.copy(images[0], tmp_path / "a.png")
+    (tmp_path / "b.png").mkdir()
+    status, out, err = predict(capsys, "--model", str(model_dir), str(tmp_path / "*.png"))
+    assert status == 0
+    assert [line.split("\t")[0] for line in out.splitlines()] == [str(tmp_path / "a.png")]
+    assert f"{tmp_path / 'b.png'}: not a regular file" in err
+
+
 def test_stdin_dash_reads_image_bytes(
     capsys, monkeypatch, model_dir: Path, images: list[Path], predictor: Predictor
 ):
@@ -149,10 +163,29 @@ def test_stdin_dash_reads_image_bytes(
     assert out.strip() == predictor.predict(images[3]).latex
 
 
+def test_oversized_stdin_is_read_only_past_the_limit(
+    capsys, monkeypatch, model_dir: Path, predictor: Predictor
+):
+    limit = predictor.limits.max_bytes
+    stream = io.BytesIO(b"\x89PNG" + bytes(2 * limit))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(stream))
+    status, out, err = predict(capsys, "--model", str(model_dir), "-")
+    assert status == 1 and out == ""
+    assert "-: " in err and f"limit of {limit}" in err
+    assert stream.tell() == limit + 1
+
+
 def test_missing_model_directory_is_a_clear_error(capsys, tmp_path: Path, images: list[Path]):
     status, _, err = predict(capsys, "--model", str(tmp_path / "no-model"), str(images[0]))
     assert status == 2
     assert "no-model" in err
+
+
+def test_model_path_that_is_a_file_is_a_clear_error(capsys, model_dir: Path, images: list[Path]):
+    weights = next(model_dir.glob("*.safetensors"))
+    status, _, err = predict(capsys, "--model", str(weights), str(images[0]))
+    assert status == 2
+    assert "im2markup predict: model:" in err and weights.name in err
 
 
 def test_installed_command_runs(model_dir: Path, images: list[Path], predictor: Predictor):
@@ -191,22 +224,29 @@ def test_single_scale_flag_decodes_once_at_the_estimate(
 
 
 def test_handwritten_flag_picks_the_handwriting_model_beside_the_printed_one(
-    capsys, model_dir: Path, images: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    capsys,
+    model_dir: Path,
+    im2latex_dir: Path,
+    images: list[Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ):
     """With a printed and a handwriting model bundled, plain `predict` keeps the printed one
     and `--handwritten` takes the other, writing only CROHME's symbols."""
     models = tmp_path / "models"
     shutil.copytree(model_dir, models / "printed")
-    shutil.copytree(model_dir, models / "im2tex-handwritten")
+    handwriting = models / "im2tex-handwritten"
+    save_random_model(handwriting, im2latex_dir / "formulas" / "val.formulas.norm.txt")
     monkeypatch.setenv("IM2MARKUP_MODELS", str(models))
     status, printed, err = predict(capsys, "--tokens", *map(str, images))
     assert status == 0, err
     status, written, err = predict(capsys, "--tokens", "--handwritten", *map(str, images))
     assert status == 0, err
     _, expected, _ = predict(
-        capsys, "--model", str(model_dir), "--tokens", "--crohme", *map(str, images)
+        capsys, "--model", str(handwriting), "--tokens", "--crohme", *map(str, images)
     )
-    assert written == expected and written != printed
+    _, own, _ = predict(capsys, "--model", str(model_dir), "--tokens", *map(str, images))
+    assert written == expected and written != printed and printed == own
     shutil.rmtree(models / "im2tex-handwritten")
     status, _, err = predict(capsys, "--handwritten", str(images[0]))
     assert status == 2 and "no bundled handwriting model" in err

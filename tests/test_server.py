@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from im2markup.cli.main import main
 from im2markup.serving.app import create_app
 from im2markup.serving.limits import ServerLimits
 from im2markup.serving.predictor import Predictor, Result, load_model
@@ -128,6 +129,18 @@ def test_serve_command_starts_and_answers(model_dir: Path, image: Path):
     finally:
         os.kill(server.pid, signal.SIGINT)
         server.wait(timeout=30)
+
+
+@pytest.mark.parametrize(
+    "option", [("--queue", "-1"), ("--timeout", "0"), ("--max-request-mb", "nan")]
+)
+def test_serve_refuses_limits_that_cannot_work(
+    option: tuple[str, str], capsys: pytest.CaptureFixture
+):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", *option])
+    assert exit_info.value.code == 2
+    assert f"argument {option[0]}" in capsys.readouterr().err
 
 
 def test_a_body_that_never_finishes_gets_408(model_dir: Path):

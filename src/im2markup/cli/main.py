@@ -16,6 +16,7 @@ COMMANDS = ("normalize", "render", "data", "train", "predict", "evaluate", "visu
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The command line with every sub-command's options (each module adds its own)."""
     parser = argparse.ArgumentParser(
         prog="im2markup",
         description="Turn images of mathematical formulas into LaTeX.",

@@ -24,7 +24,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     form.add_argument(
         "--json",
         action="store_true",
-        help='print JSON lines {"image", "latex", "tokens", "score", "seconds"} (+ "error")',
+        help='print JSON lines {"image", "latex", "tokens", "score", "seconds"} '
+        '(+ "verified" with --verify, "error" for an image that could not be read)',
     )
     parser.add_argument("--beam", type=positive_int, default=5, metavar="N", help="beam size")
     parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from im2markup.cli.arguments import positive_int
+from im2markup.cli.arguments import non_negative_int, positive_float, positive_int
 from im2markup.serving.limits import ServerLimits
 
 
@@ -28,21 +28,21 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--queue",
-        type=int,
+        type=non_negative_int,
         default=defaults.queue_size,
         metavar="N",
         help="requests that may wait for a worker; more are refused with 503",
     )
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=positive_float,
         default=defaults.request_timeout_s,
         metavar="SECONDS",
         help="answer 504 when a request takes longer",
     )
     parser.add_argument(
         "--max-request-mb",
-        type=float,
+        type=positive_float,
         default=defaults.max_request_bytes / 2**20,
         metavar="MB",
         help="larger requests are refused with 413",

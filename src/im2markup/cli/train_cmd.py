@@ -126,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
             return 0
         if bool(args.resume) == bool(args.run):
             raise ConfigError("give either CONFIG --run NAME to start a run or --resume NAME")
+        if args.run and args.config is None:
+            raise ConfigError(f"--run {args.run} starts a run: give the CONFIG file to start from")
         name = args.resume or args.run
         config = None if args.resume else args.config
         if args.background:

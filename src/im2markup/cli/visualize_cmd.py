@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
         result = visualize(
             args.image, args.model, args.out, beam_size=args.beam, device=args.device
         )
-    except (ValueError, FileNotFoundError, ImageInputError) as error:
+    except (ValueError, OSError, ImageInputError) as error:
         print(f"im2markup visualize: {error}", file=sys.stderr)
         return 2
     print(" ".join(result.tokens))

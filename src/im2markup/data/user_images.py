@@ -178,17 +178,18 @@ def _open(source: str | Path | bytes | Image.Image, max_bytes: int, max_pixels: 
         path = Path(source)
         try:
             size = path.stat().st_size
+            if size > max_bytes:
+                reason = f"file of {size} bytes is larger than the limit of {max_bytes}"
+                raise ImageInputError(reason, "too_large")
+            with path.open("rb") as file:  # bounded: a device or pipe reports size 0
+                data = file.read(max_bytes + 1)
         except OSError as error:
-            reason = f"cannot read {path.name}: {error.strerror}"
+            reason = f"cannot read {path.name}: {error.strerror or error}"
             raise ImageInputError(reason, "unreadable") from None
-        if size > max_bytes:
-            reason = f"file of {size} bytes is larger than the limit of {max_bytes}"
-            raise ImageInputError(reason, "too_large")
-        data = path.read_bytes()
     if not data:
         raise ImageInputError("the file is empty (0 bytes)", "empty")
     if len(data) > max_bytes:
-        reason = f"file of {len(data)} bytes is larger than the limit of {max_bytes}"
+        reason = f"the input is larger than the limit of {max_bytes} bytes"
         raise ImageInputError(reason, "too_large")
     try:
         image = Image.open(io.BytesIO(data))

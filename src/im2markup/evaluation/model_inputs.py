@@ -21,7 +21,6 @@ always reads a packed split. An item without an image stays in the split with th
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePath
@@ -29,6 +28,7 @@ from pathlib import Path, PurePath
 from PIL import Image
 
 from im2markup.data.corpora import im2latex_split, tar_images
+from im2markup.data.manifest import MANIFEST_NAME, load_manifest
 from im2markup.data.shards import ShardReader, ShardWriter
 from im2markup.evaluation.scoring import RenderOptions
 from im2markup.evaluation.splits import Split, load_split
@@ -134,10 +134,9 @@ def from_dataset(split: Split, name: str, form: str, dataset_dir: Path) -> Split
                 f"{reader.directory}: sample {sample} ({prefix}:{line}) is labelled with another "
                 f"formula than the {split.name} gold; rebuild the dataset"
             )
-    manifest = dataset_dir / "manifest.json"
     manifest_hash = None
-    if manifest.is_file():
-        manifest_hash = json.loads(manifest.read_text(encoding="utf-8")).get("manifest_hash")
+    if (dataset_dir / MANIFEST_NAME).is_file():
+        manifest_hash = load_manifest(dataset_dir).get("manifest_hash")
     return SplitInputs(split, reader, samples, missing, str(reader.directory), manifest_hash)
 
 

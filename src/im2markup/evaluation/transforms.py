@@ -18,6 +18,8 @@ Transform = Callable[[Image.Image, np.random.Generator], Image.Image]
 
 
 def rescale(factor: float) -> Transform:
+    """A screenshot at another zoom: the image resized by `factor`."""
+
     def apply(image: Image.Image, _: np.random.Generator) -> Image.Image:
         size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
         return image.resize(size, Image.Resampling.LANCZOS)
@@ -26,6 +28,8 @@ def rescale(factor: float) -> Transform:
 
 
 def jpeg(quality: int) -> Transform:
+    """A photo-sharing round trip: JPEG compression at `quality`, decoded as RGB."""
+
     def apply(image: Image.Image, _: np.random.Generator) -> Image.Image:
         buffer = io.BytesIO()
         image.convert("RGB").save(buffer, format="JPEG", quality=quality)
@@ -35,6 +39,8 @@ def jpeg(quality: int) -> Transform:
 
 
 def blur(radius: float) -> Transform:
+    """An out-of-focus scan: Gaussian blur of `radius` pixels."""
+
     def apply(image: Image.Image, _: np.random.Generator) -> Image.Image:
         return image.filter(ImageFilter.GaussianBlur(radius))
 
@@ -42,6 +48,8 @@ def blur(radius: float) -> Transform:
 
 
 def noise(sigma: float) -> Transform:
+    """Sensor or scanner noise: Gaussian noise of `sigma` grey levels."""
+
     def apply(image: Image.Image, rng: np.random.Generator) -> Image.Image:
         pixels = np.asarray(image.convert("L"), dtype=np.float32)
         noisy = pixels + rng.normal(0.0, sigma, pixels.shape)
@@ -65,6 +73,8 @@ def coloured(image: Image.Image, rng: np.random.Generator) -> Image.Image:
 
 
 def margins(pixels: int) -> Transform:
+    """A loosely cropped capture: `pixels` of white paper added on every side."""
+
     def apply(image: Image.Image, _: np.random.Generator) -> Image.Image:
         return ImageOps.expand(image.convert("L"), border=pixels, fill=255)
 

@@ -20,6 +20,8 @@ MODELS: dict[str, Builder] = {}
 
 
 def register_model(name: str) -> Callable[[Builder], Builder]:
+    """Decorator: make a builder available as `ModelConfig.arch = name`."""
+
     def add(builder: Builder) -> Builder:
         if name in MODELS:
             raise ValueError(f"model {name!r} is already registered")

@@ -79,7 +79,7 @@ def read_config(directory: str | Path) -> tuple[ModelConfig, Vocab, dict[str, An
     path = Path(directory) / CONFIG_FILE
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         raise FileNotFoundError(f"{path}: no model config in {directory}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"{path}: not valid JSON ({error})") from None

@@ -27,6 +27,7 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 
 from im2markup import __version__
+from im2markup.data.render import RenderError
 from im2markup.data.user_images import ImageInputError
 from im2markup.serving.inputs import status_for
 from im2markup.serving.limits import ServerLimits
@@ -43,6 +44,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         413: "request or image too large",
         415: "not a multipart upload, JSON, or an image file",
         422: "the image holds no formula (empty, blank) or the JSON is malformed",
+        501: "`verify` asked for on a server that has no LaTeX to render with",
         503: "all workers busy and the queue full; retry later",
         504: "the prediction took longer than the request timeout",
     }.items()
@@ -151,6 +153,8 @@ def create_app(
             ) from err
         except ImageInputError as err:
             raise HTTPException(status_for(err), f"{upload.name}: {err}") from err
+        except RenderError as err:
+            raise HTTPException(501, f"verify is unavailable on this server: {err}") from err
 
     return app
 

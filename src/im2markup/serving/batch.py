@@ -34,29 +34,40 @@ class Item:
     error: str | None = None
 
 
-def expand_inputs(arguments: Sequence[str]) -> list[Item]:
-    """Files, directory contents, glob matches and `-` (stdin), in the order given."""
+def expand_inputs(arguments: Sequence[str], max_bytes: int | None = None) -> list[Item]:
+    """Files, directory contents, glob matches and `-` (stdin), in the order given.
+
+    Standard input is read up to one byte past `max_bytes`, enough for the size check to
+    refuse it without holding an unbounded stream in memory.
+    """
     items: list[Item] = []
     for argument in arguments:
         if argument == "-":
-            items.append(Item("-", sys.stdin.buffer.read()))
+            limit = -1 if max_bytes is None else max_bytes + 1
+            items.append(Item("-", sys.stdin.buffer.read(limit)))
             continue
         path = Path(argument)
         if path.is_dir():
             files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
             if not files:
                 items.append(Item(argument, None, "directory holds no image files"))
-            items.extend(Item(str(p), p) for p in files if p.is_file())
+            items.extend(_file_item(str(p)) for p in files)
         elif path.exists():
             items.append(Item(argument, path))
         elif glob.has_magic(argument):
             matches = sorted(glob.glob(argument))
             if not matches:
                 items.append(Item(argument, None, "no file matches this pattern"))
-            items.extend(Item(m, Path(m)) for m in matches if Path(m).is_file())
+            items.extend(_file_item(m) for m in matches)
         else:
             items.append(Item(argument, None, "no such file or directory"))
     return items
+
+
+def _file_item(name: str) -> Item:
+    """A directory entry or glob match; anything but a regular file is reported, not read."""
+    path = Path(name)
+    return Item(name, path) if path.is_file() else Item(name, None, "not a regular file")
 
 
 def predict_command(
@@ -93,7 +104,7 @@ def predict_command(
         )
         if verify:
             require_programs()
-    except (FileNotFoundError, ValueError, RuntimeError) as err:
+    except (OSError, ValueError, RuntimeError) as err:
         kind = "--verify" if isinstance(err, RenderError) else "model"
         print(f"im2markup predict: {kind}: {err}", file=sys.stderr)
         return 2
@@ -117,7 +128,7 @@ def predict_files(
     """
     out = out or sys.stdout
     err = err or sys.stderr
-    items = expand_inputs(arguments)
+    items = expand_inputs(arguments, predictor.limits.max_bytes)
     readable = [item for item in items if item.source is not None]
     results = predictor.iter_predict(
         (item.source for item in readable), beam_size=beam_size, verify=verify

@@ -19,7 +19,6 @@ class Limits:
 
     max_bytes: int = 10 * 1024 * 1024
     max_pixels: int = 25_000_000
-    max_tokens: int = 400
     render_timeout_s: float = 20.0
 
 

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from im2markup.model.well_formed import first_well_formed
 from im2markup.serving.inputs import ImageSource, ModelInputs, describe, prepare_inputs
 from im2markup.serving.limits import Limits
 from im2markup.serving.verify import rerank
+
+log = logging.getLogger(__name__)
 
 DEFAULT_BEAM = 5
 DEFAULT_BATCH = 16
@@ -189,6 +192,11 @@ class Predictor:
             except ImageInputError as err:
                 seconds_spent = time.perf_counter() - start
                 results[i] = FailedPrediction(str(err), describe(source), seconds_spent, err.kind)
+            except Exception as err:  # an image no reader foresaw must not cost the batch
+                log.exception("unexpected failure reading %s", describe(source))
+                seconds_spent = time.perf_counter() - start
+                reason = f"the image could not be read ({type(err).__name__}: {err})"
+                results[i] = FailedPrediction(reason, describe(source), seconds_spent, "corrupt")
             else:
                 seconds[i] = time.perf_counter() - start
         chosen = self._choose_scales(ready, seconds)

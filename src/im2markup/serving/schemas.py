@@ -35,6 +35,8 @@ class AttentionMaps(BaseModel):
 
 
 class PredictResponse(BaseModel):
+    """The LaTeX read from one upload, with what the page shows beside it when asked for."""
+
     image: str
     latex: str = Field(description="compact LaTeX to paste")
     tokens: str = Field(description="normalized, space-separated tokens")
@@ -48,6 +50,8 @@ class PredictResponse(BaseModel):
 
 
 class Health(BaseModel):
+    """Liveness plus the load: which model answers, and how many requests wait."""
+
     status: str
     model: str
     device: str
@@ -57,10 +61,13 @@ class Health(BaseModel):
 
 
 class ErrorBody(BaseModel):
+    """Every error answer: one sentence naming the upload and what was wrong with it."""
+
     detail: str
 
 
 def png_base64(image: Image.Image) -> str:
+    """A PNG in base64, the form JSON carries images in (and an `<img>` data URL reads)."""
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=True)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -88,6 +95,8 @@ def to_response(
     render_error: str | None = None,
     with_input: bool = False,
 ) -> PredictResponse:
+    """The JSON answer for one prediction; the model input rides along when `with_input`, for
+    the page to lay the attention maps over."""
     return PredictResponse(
         image=name,
         latex=prediction.latex,

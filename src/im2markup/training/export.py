@@ -19,6 +19,7 @@ import torch
 from safetensors.torch import load_file
 from torch import Tensor
 
+from im2markup.data.manifest import load_manifest
 from im2markup.data.pseudo_label_files import is_pseudo_label_source
 from im2markup.data.vocab import Vocab
 from im2markup.model.factory import build_model
@@ -144,7 +145,7 @@ def _best_provenance(run_dir: Path, meta: dict[str, Any]) -> tuple[int, int, dic
 
 def _manifest_summary(directory: Path) -> dict[str, Any]:
     try:
-        manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+        manifest = load_manifest(directory)
     except (OSError, json.JSONDecodeError):
         return {"manifest_hash": None}
     splits = manifest.get("splits", {})

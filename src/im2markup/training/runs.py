@@ -96,10 +96,12 @@ def stop_on_signals(request_stop: Callable[[str], None]) -> Iterator[None]:
 
 
 def write_pid(run_dir: Path, pid: int | None = None) -> None:
+    """Record which process trains the run, so `--status` and a second start can find it."""
     (run_dir / PID_NAME).write_text(f"{pid or os.getpid()}\n", encoding="utf-8")
 
 
 def read_pid(run_dir: Path) -> int | None:
+    """The recorded training process (`None` when none was recorded or the file is damaged)."""
     try:
         return int((run_dir / PID_NAME).read_text(encoding="utf-8").strip())
     except (OSError, ValueError):

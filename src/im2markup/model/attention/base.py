@@ -182,6 +182,7 @@ def register_attention(name: str) -> Callable[[type[Attention]], type[Attention]
 
 
 def build_attention(name: str, **kwargs: int) -> Attention:
+    """The registered attention called `name` (`ModelConfig.attention`), built with `kwargs`."""
     if name not in ATTENTION:
         raise ValueError(f"unknown attention {name!r}; valid: {sorted(ATTENTION)}")
     return ATTENTION[name](**kwargs)
