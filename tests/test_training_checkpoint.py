@@ -80,6 +80,9 @@ def test_foreign_and_newer_files_are_refused(tmp_path: Path) -> None:
     atomic_save({**state(1), "format_version": FORMAT_VERSION + 1}, tmp_path / "new.pt")
     with pytest.raises(CheckpointError, match="reads up to"):
         load_checkpoint(tmp_path / "new.pt")
+    atomic_save({"format_version": FORMAT_VERSION, "step": 3}, tmp_path / "empty.pt")
+    with pytest.raises(CheckpointError, match="no model weights"):
+        load_checkpoint(tmp_path / "empty.pt")
 
 
 def test_rng_states_survive_a_checkpoint_round_trip(tmp_path: Path) -> None:

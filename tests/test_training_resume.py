@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from im2markup.model.io import read_config
 from im2markup.training.checkpoint import LAST, latest_checkpoint, load_checkpoint, step_files
 from im2markup.training.logs import read_metrics
-from im2markup.training.loop import Progress
+from im2markup.training.loop import Progress, best_so_far
 from im2markup.training.session import train_run
+from im2markup.training.validate import ValidationResult
 from training_fixtures import cli, data_overrides, make_dataset
 
 pytestmark = pytest.mark.shared_data
@@ -127,3 +129,23 @@ def test_resume_is_exact_with_augmentation_in_a_loader_worker(
     args = overrides(data_root, AUGMENTED)
     reference = straight_run(tmp_path / "a", args)
     interrupt_resume_and_compare(tmp_path / "b", args, signal.SIGKILL, reference)
+
+
+def test_resume_beats_the_exported_best_model_not_an_older_checkpointed_one(
+    straight: tuple[Path, Progress], tmp_path: Path
+) -> None:
+    """`best/` is written at validation and the checkpoint after it: a kill in between leaves
+    the checkpoint's best behind, and the exported model must still be the one to beat."""
+    run, _ = straight
+    _, _, metadata = read_config(run / "best")
+    checkpointed = load_checkpoint(run / "checkpoints" / LAST)["best"]
+    assert checkpointed["step"] == metadata["step"]
+    older = {**checkpointed, "step": metadata["step"] - 1}
+    for behind in (None, older):
+        exported = best_so_far(behind, run / "best")
+        assert exported is not None and exported["step"] == metadata["step"]
+        result = ValidationResult(**exported["result"])
+        assert result.exact_match == metadata["validation"]["exact_match"]
+    later = {**checkpointed, "step": metadata["step"] + 1}
+    assert best_so_far(later, run / "best") is later
+    assert best_so_far(older, tmp_path / "no-best") is older

@@ -7,6 +7,7 @@ and CI can point the code elsewhere without editing it.
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -51,3 +52,18 @@ def models_dir() -> Path:
     """Committed model weights (`IM2MARKUP_MODELS`, else `<repo>/models`)."""
     env = os.environ.get("IM2MARKUP_MODELS")
     return Path(env) if env else REPO_ROOT / "models"
+
+
+def git_commit() -> str | None:
+    """The commit of the checkout the code runs from, when it is one."""
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None

@@ -32,6 +32,8 @@ LEVELS = 16
 _STEP = 256 // LEVELS
 _MAGIC = b"IM2MARKUP-COMPACT-1\n"
 _FIELDS = ("label", "alt_label", "ref", "source", "style", "hash", "height", "width")
+_PACKED_FILES = ("vocab.txt", MANIFEST_NAME)
+_MAX_HEADER_BYTES = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ def pack(
 ) -> PackReport:
     """Write `counts[split]` samples of each split of `dataset` into the compact file `out`."""
     header: dict = {"splits": {}, "files": {}}
-    for name in ("vocab.txt", MANIFEST_NAME):
+    for name in _PACKED_FILES:
         header["files"][name] = (dataset / name).read_text(encoding="utf-8")
     chosen = {}
     for split, count in counts.items():
@@ -104,10 +106,17 @@ def pack(
 
 
 def _read_header(stream: io.BufferedIOBase, path: Path) -> dict:
+    """The header, checked: a bounded size, and only the dataset files `pack` writes."""
     if stream.read(len(_MAGIC)) != _MAGIC:
         raise ValueError(f"{path} is not a compact im2markup subset")
     (size,) = struct.unpack("<Q", stream.read(8))
-    return json.loads(stream.read(size).decode("utf-8"))
+    if size > _MAX_HEADER_BYTES:
+        raise ValueError(f"{path}: header of {size} bytes, more than {_MAX_HEADER_BYTES}")
+    header = json.loads(stream.read(size).decode("utf-8"))
+    unexpected = set(header.get("files", {})) - set(_PACKED_FILES)
+    if unexpected:
+        raise ValueError(f"{path}: unexpected files in the header: {sorted(unexpected)}")
+    return header
 
 
 def _png(args: tuple[bytes, int, int]) -> bytes:

@@ -4,9 +4,11 @@ Formulas come from users and from scraped sources, and the renderer hands them t
 (which also runs without shell escape and with paranoid file access; this check is the first
 line). A formula is refused when it names a primitive or macro that reads or writes files,
 runs programs, changes category codes, defines or aliases commands (which can hide any of the
-former or loop forever), builds command names at run time, or writes a `^^` escape (TeX turns
-`^^5c` into a backslash, so escapes can spell any of them). Environment names are checked as
-well, since `\\begin{input}` runs `\\input` and `\\end{input}` runs `\\endinput`.
+former or loop forever), builds command names at run time, changes fonts or registers
+globally (which would alter the formulas typeset after it in the same batch), or writes a
+`^^` escape (TeX turns `^^5c` into a backslash, so escapes can spell any of them).
+Environment names are checked as well, since `\\begin{input}` runs `\\input` and
+`\\end{input}` runs `\\endinput`.
 
 The check is lexical and deliberately strict: it looks at every control word, comments
 included, because a `%` can be neutralized by a catcode change elsewhere.
@@ -24,6 +26,7 @@ _CATCODES = "changes how TeX reads characters"
 _DEFINITIONS = "defines or redefines commands"
 _NAMES = "builds command names at run time"
 _DOCUMENT = "belongs to the document, not to a formula"
+_STATE = "changes fonts or registers for the formulas typeset after it"
 
 
 def _because(why: str, names: str) -> dict[str, str]:
@@ -55,11 +58,20 @@ FORBIDDEN: dict[str, str] = {
         "DeclareSymbolFont DeclareTextFontCommand newenvironment renewenvironment "
         "NewDocumentCommand RenewDocumentCommand ProvideDocumentCommand "
         "DeclareDocumentCommand NewDocumentEnvironment RenewDocumentEnvironment "
-        "globaldefs afterassignment aftergroup output shipout",
+        "globaldefs afterassignment aftergroup output shipout NewCommandCopy "
+        "NewExpandableDocumentCommand RenewExpandableDocumentCommand "
+        "ProvideExpandableDocumentCommand DeclareExpandableDocumentCommand newcounter "
+        "newtheorem chardef mathchardef countdef dimendef skipdef toksdef muskipdef",
+    ),
+    **_because(
+        _STATE,
+        "global fontdimen font textfont scriptfont scriptscriptfont hyphenchar skewchar "
+        "pdfximage pdfrefximage pdfmapfile pdfmapline",
     ),
     **_because(
         _NAMES,
-        "csname endcsname expandafter scantokens uppercase lowercase pdfprimitive primitive",
+        "csname endcsname expandafter scantokens uppercase lowercase pdfprimitive primitive "
+        "ExplSyntaxOn UseName",
     ),
     **_because(
         _DOCUMENT,

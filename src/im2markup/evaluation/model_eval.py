@@ -16,7 +16,6 @@ renders (`val`) and its shared images (`val-shared`); every row has its own fold
 from __future__ import annotations
 
 import shlex
-import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ from im2markup.evaluation.split_decoding import (
 )
 from im2markup.model.base import ImageToMarkupModel
 from im2markup.model.config import ModelConfig
-from im2markup.paths import REPO_ROOT, cache_dir, data_dir
+from im2markup.paths import cache_dir, data_dir, git_commit
 
 MODEL_COLUMNS = (
     ("mean_fine_cells_per_step", "fine cells/step"),
@@ -264,18 +263,3 @@ def command_line(model_dir: Path, split_name: str, out_dir: Path, options: Model
     if options.render.style is not None:
         words += ["--style", options.render.style]
     return shlex.join(words)
-
-
-def git_commit() -> str | None:
-    """The commit of the checkout the code runs from, when it is one."""
-    try:
-        result = subprocess.run(
-            ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return result.stdout.strip() or None

@@ -24,6 +24,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePath
+from typing import Any
 
 from PIL import Image
 
@@ -107,6 +108,9 @@ def from_dataset(split: Split, name: str, form: str, dataset_dir: Path) -> Split
     stray spaces at the ends of some lines) means the dataset was built from other formulas:
     that is an error, not a miss.
     """
+    manifest = load_manifest(dataset_dir) if (dataset_dir / MANIFEST_NAME).is_file() else {}
+    if name == "val":
+        _check_same_heldout(dataset_dir, manifest.get("options", {}))
     reader = ShardReader(dataset_dir / _DATASET_SPLIT[name])
     wanted = {reader.style_names.index(s) for s in _STYLE_NAMES[form] if s in reader.style_names}
     by_ref = {
@@ -134,10 +138,22 @@ def from_dataset(split: Split, name: str, form: str, dataset_dir: Path) -> Split
                 f"{reader.directory}: sample {sample} ({prefix}:{line}) is labelled with another "
                 f"formula than the {split.name} gold; rebuild the dataset"
             )
-    manifest_hash = None
-    if (dataset_dir / MANIFEST_NAME).is_file():
-        manifest_hash = load_manifest(dataset_dir).get("manifest_hash")
+    manifest_hash = manifest.get("manifest_hash")
     return SplitInputs(split, reader, samples, missing, str(reader.directory), manifest_hash)
+
+
+def _check_same_heldout(dataset_dir: Path, options: dict[str, Any]) -> None:
+    """The `val` split is what a default build holds out; a dataset built with another seed or
+    size held out other formulas and trained on some of these."""
+    from im2markup.data.build import BuildOptions
+
+    default = BuildOptions()
+    for option in ("seed", "val_size"):
+        if options.get(option, getattr(default, option)) != getattr(default, option):
+            raise ValueError(
+                f"{dataset_dir} was built with {option} {options[option]}, not the default "
+                f"{getattr(default, option)}: it trained on part of the val split"
+            )
 
 
 def from_loader(

@@ -116,6 +116,8 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
     if not isinstance(state, dict) or "format_version" not in state:
         raise CheckpointError(f"{path} is not a training checkpoint (no format_version)")
+    if not isinstance(state.get("model"), dict):
+        raise CheckpointError(f"{path} holds no model weights")
     version = state["format_version"]
     if version > FORMAT_VERSION:
         raise CheckpointError(

@@ -9,7 +9,6 @@ be traced to the run that made it.
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +23,7 @@ from im2markup.data.pseudo_label_files import is_pseudo_label_source
 from im2markup.data.vocab import Vocab
 from im2markup.model.factory import build_model
 from im2markup.model.io import WEIGHTS_FILE, clean_state_dict, read_config, save_model
+from im2markup.paths import git_commit
 from im2markup.training.checkpoint import LAST, load_checkpoint
 from im2markup.training.config import ExperimentConfig
 from im2markup.training.logs import METRICS_NAME, read_metrics
@@ -70,7 +70,7 @@ def export_run(
         "augment": cfg.data.augment,
         "parameters": sum(p.numel() for p in model.parameters()),
         "vocab_size": len(vocab),
-        "commit": _commit(),
+        "commit": git_commit(),
         "exported": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
     save_model(model, cfg.model, vocab, out, metadata=metadata, bf16=True)
@@ -166,21 +166,6 @@ def _manifest_summary(directory: Path) -> dict[str, Any]:
         "styles": sorted(styles),
         "pseudo_label_samples": pseudo,
     }
-
-
-def _commit() -> str | None:
-    try:
-        result = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            cwd=Path(__file__).parent,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return result.stdout.strip() or None
 
 
 def model_card(name: str, meta: dict[str, Any], cfg: ExperimentConfig) -> str:

@@ -24,7 +24,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from im2markup.data.dataset import BucketBatchSampler, FormulaDataset, collate
 from im2markup.data.vocab import Vocab
-from im2markup.model.io import save_model
+from im2markup.model.io import read_config, save_model
 from im2markup.training.checkpoint import capture_rng, restore_rng, save_checkpoint
 from im2markup.training.config import ExperimentConfig
 from im2markup.training.distributed import DistContext, ShardedBatches, all_sum, broadcast, gather
@@ -50,6 +50,22 @@ class Progress:
     batches_done: int = 0
     images: int = 0
     train_seconds: float = 0.0
+
+
+def best_so_far(best: dict[str, Any] | None, best_dir: Path) -> dict[str, Any] | None:
+    """The best validation to beat on resuming: the checkpoint's, unless `best_dir` holds a
+    later one (it is exported at validation, the checkpoint follows later; a kill in between
+    would otherwise let a worse model overwrite it)."""
+    try:
+        _, _, metadata = read_config(best_dir)
+    except (OSError, ValueError):
+        return best
+    step, figures = metadata.get("step"), metadata.get("validation")
+    if not isinstance(step, int) or not isinstance(figures, dict):
+        return best
+    if best is not None and best["step"] >= step:
+        return best
+    return {"step": step, "result": {**figures, "examples": ()}}
 
 
 class Trainer:
@@ -141,7 +157,7 @@ class Trainer:
             images=int(state["images"]),
             train_seconds=float(state["train_seconds"]),
         )
-        self.best = state["best"]
+        self.best = best_so_far(state["best"], self.run_dir / "best")
         rngs = state["rng"]
         if len(rngs) == self.ctx.world_size:
             restore_rng(rngs[self.ctx.rank])

@@ -66,10 +66,15 @@ class BatchLog:
     timed_out: bool = False
 
 
+# Inherited, these would let TeX read beyond the work directory: paranoid mode still opens
+# absolute paths under TEXMFOUTPUT, and TEXINPUTS adds directories to the input search path.
+_WIDENING_VARIABLES = frozenset({"TEXMFOUTPUT", "TEXINPUTS"})
+
+
 def tex_environment() -> dict[str, str]:
     """The environment of every TeX run: files only in the work directory, no font generation
     (it would run programs and write outside), long unwrapped log lines."""
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k not in _WIDENING_VARIABLES}
     env.update(
         openin_any="p",
         openout_any="p",

@@ -27,6 +27,7 @@ from im2markup.data.render.checks import MAX_CHARS, precheck
 from im2markup.data.render.compile import (
     SECONDS_PER_FORMULA,
     BatchLog,
+    RenderError,
     clean_reason,
     compile_batch,
     require_programs,
@@ -167,6 +168,9 @@ def render_formulas(
             bar.update(len(unique[texts[uid]]))
 
         _run_jobs(settings, texts, keys, cache, todo, workers, batch_size, finish)
+    missing = [index for index, result in enumerate(results) if result is None]
+    if missing:  # callers pair results with inputs by position: never return fewer
+        raise RenderError(f"no render result for formulas {missing[:5]} of {len(formulas)}")
     return [r for r in results if r is not None]
 
 
