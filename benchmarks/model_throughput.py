@@ -1,7 +1,8 @@
 """Model speed on this machine: training steps and decoding, images per second.
 
 For each size preset and image bucket it times one SGD training step in float32 and under
-bfloat16 autocast (also with the model in channels-last layout, as the trainer runs it),
+bfloat16 autocast (also with the model in channels-last layout, as the trainer runs it, and
+so again with the CNN frozen, as `train.freeze = ["cnn"]` trains a warm-started variant),
 greedy decoding and beam-5 decoding, and (for the CNN alone) eager float32 against
 channels-last and `torch.compile`. Weights are random, so `<eos>` is suppressed and every
 decode runs exactly `--tokens` steps (the median test formula length); targets for the
@@ -28,6 +29,7 @@ from im2markup.data.vocab import BOS_ID, EOS_ID
 from im2markup.model.config import preset
 from im2markup.model.encoder import CNNEncoder
 from im2markup.model.factory import build_model
+from im2markup.training.freezing import freeze
 
 VOCAB_SIZE = 500
 MEDIAN_TOKENS = 53
@@ -61,7 +63,7 @@ def training_step(
     model: torch.nn.Module, batch: dict[str, torch.Tensor], bf16: bool
 ) -> Callable[[], None]:
     """One SGD step of `model` on `batch`, with its own optimizer."""
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01)
 
     def step() -> None:
         model.train()
@@ -81,11 +83,15 @@ def time_model(
     model = build_model(preset(preset_name), VOCAB_SIZE)
     batch = make_batch(batch_size, height, width, tokens)
     pixel_major = copy.deepcopy(model).to(memory_format=torch.channels_last)
+    frozen = copy.deepcopy(pixel_major)
+    freeze(frozen, ["cnn"])
     results = {
         "train_fp32": batch_size / median_seconds(training_step(model, batch, False), repeats),
         "train_bf16": batch_size / median_seconds(training_step(model, batch, True), repeats),
         "train_bf16_cl": batch_size
         / median_seconds(training_step(pixel_major, batch, True), repeats),
+        "train_bf16_cl_frozen": batch_size
+        / median_seconds(training_step(frozen, batch, True), repeats),
     }
     model.eval()
     with torch.no_grad():
@@ -146,8 +152,11 @@ def main() -> None:
         f"batch {args.batch}, {args.tokens} tokens, median of {args.repeats}"
     )
     rows = []
-    header = "| preset | size | train fp32 | train bf16 | bf16 channels-last | greedy | beam 5 |"
-    print(header + "\n| --- | --- | --- | --- | --- | --- | --- |")
+    header = (
+        "| preset | size | train fp32 | train bf16 | bf16 channels-last | CNN frozen "
+        "| greedy | beam 5 |"
+    )
+    print(header + "\n| --- | --- | --- | --- | --- | --- | --- | --- |")
     for name in args.presets:
         for size in args.sizes:
             height, width = map(int, size.split("x"))
@@ -155,7 +164,8 @@ def main() -> None:
             rows.append({"preset": name, "size": size, **r})
             print(
                 f"| {name} | {size} | {r['train_fp32']:.1f} | {r['train_bf16']:.1f} "
-                f"| {r['train_bf16_cl']:.1f} | {r['greedy']:.1f} | {r['beam5']:.1f} |",
+                f"| {r['train_bf16_cl']:.1f} | {r['train_bf16_cl_frozen']:.1f} "
+                f"| {r['greedy']:.1f} | {r['beam5']:.1f} |",
                 flush=True,
             )
     if not args.skip_cnn:

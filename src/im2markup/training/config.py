@@ -61,6 +61,7 @@ class TrainConfig:
     `threads = 0` keeps PyTorch's default; `compile` compiles the convolutional encoder;
     `channels_last` stores convolution weights and activations pixel-major, which made a bf16
     training step 2–11% faster on this CPU, the same weights out (`benchmarks/README.md`).
+    `freeze` names modules (`cnn`, `row_encoder`) kept as initialised (`training.freezing`).
     """
 
     seed: int = 1234
@@ -94,6 +95,7 @@ class TrainConfig:
     keep_checkpoints: int = 3
     tensorboard: bool = True
     ddp_find_unused: bool = False
+    freeze: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("max_steps", "max_epochs", "warmup_steps", "threads", "val_every_steps"):

@@ -27,6 +27,7 @@ from im2markup.training.checkpoint import LAST, latest_checkpoint, remove_stale_
 from im2markup.training.config import ConfigError, DataConfig, ExperimentConfig, TrainConfig
 from im2markup.training.config_files import apply_overrides, load_config, to_toml
 from im2markup.training.distributed import DistContext, init_distributed, shutdown
+from im2markup.training.freezing import freeze
 from im2markup.training.logs import close_logging, log, setup_logging
 from im2markup.training.loop import Progress, Trainer
 from im2markup.training.runs import (
@@ -54,7 +55,7 @@ TRAINING_MODEL_FIELDS = frozenset(
 # Fields that fix the data order or the optimizer state's layout: frozen for a resumed run.
 FROZEN_ON_RESUME = {
     "data": ("name", "data_dir", "train_split", "batch_size", "max_pixels", "scale_range"),
-    "train": ("optimizer",),
+    "train": ("optimizer", "freeze"),
 }
 
 
@@ -272,9 +273,12 @@ def _train(
     )
     if init is not None:
         _warm_start(model, cfg.model, vocab, init)
+    if tc.freeze:
+        frozen = freeze(model, tc.freeze)
+        log.info("frozen: %s (%.2fM parameters)", ", ".join(tc.freeze), frozen / 1e6)
     model.to(ctx.device)
     train_set, val_set, sampler = build_data(cfg, vocab)
-    optimizer = build_optimizer(model.parameters(), tc)
+    optimizer = build_optimizer([p for p in model.parameters() if p.requires_grad], tc)
     schedule = LRSchedule(optimizer, tc, schedule_horizon(tc, sampler))
     trainer = Trainer(
         cfg, run_dir, ctx, model, vocab, train_set, val_set, sampler, optimizer, schedule
