@@ -109,6 +109,16 @@ def test_hard_attention_reads_one_coarse_cell(sample: bool) -> None:
     log_prob = out.coarse_weights.flatten(1).gather(1, chosen[:, None]).log().squeeze(1)
     torch.testing.assert_close(out.extras["log_prob"], log_prob)
     assert (out.extras["entropy"] > 0).all()
+    torch.testing.assert_close(out.context, torch.einsum("bhw,bhwd->bd", out.weights, fine))
+
+
+def test_coarse_only_reads_the_coarse_values_under_its_coarse_weights() -> None:
+    attention = build("coarse_only")
+    fine, coarse, query = make_inputs()
+    out = attention(query, attention.prepare(fine, coarse))
+    assert out.n_fine.tolist() == [0, 0, 0]
+    expected = torch.einsum("bhw,bhwd->bd", out.coarse_weights, coarse)
+    torch.testing.assert_close(out.context, expected)
 
 
 @pytest.mark.parametrize("name", sorted(ATTENTION))

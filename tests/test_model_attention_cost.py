@@ -38,8 +38,9 @@ def test_counts_follow_each_variants_definition(
     assert standard.steps == int(sample[0]["tgt_lengths"].sum())
     hierarchical = cost("hierarchical", sample)
     assert (hierarchical.fine_per_step, hierarchical.coarse_per_step) == (90, 8)
+    # Blocks of 4×4 cells over 6×15: 16, 12 (right column), 8 (bottom row) or 6 (corner).
     hard = cost("hard", sample)
-    assert hard.coarse_per_step == 8 and 8 <= hard.fine_per_step <= 16
+    assert hard.coarse_per_step == 8 and 6 <= hard.fine_per_step <= 16
     sparse = cost("sparsemax", sample)
     assert sparse.coarse_per_step == 8 and 8 <= sparse.fine_per_step <= 90
     coarse_only = cost("coarse_only", sample)

@@ -71,6 +71,30 @@ def test_ctc_loss_matches_torch_and_decodes_without_specials() -> None:
             assert hyp.attention is None
 
 
+def test_ctc_targets_too_long_for_the_image_leave_the_mean_and_are_counted() -> None:
+    """40 px give 5 columns × 2 frames = 10 frames: "a a a a a" needs 5 + 4 blanks = 9 and
+    fits, "a a a a a a" needs 11 and does not, though it has fewer tokens than frames."""
+    generator = torch.Generator().manual_seed(1)
+    images = torch.randint(0, 256, (3, 1, 32, 40), dtype=torch.uint8, generator=generator)
+    formulas = ["a a a a a", "a a a a a a", "b c"]
+    torch.manual_seed(0)
+    model = build_model(preset("tiny", arch="ctc"), len(VOCAB)).eval()
+    out = model.training_loss(make_batch(images, formulas, VOCAB))
+    log_probs = model.frame_log_probs(images)
+    assert log_probs.size(1) == 10
+    fitting = [0, 2]
+    expected = F.ctc_loss(
+        log_probs[fitting].transpose(0, 1),
+        torch.tensor(VOCAB.encode("a a a a a b c", add_bos_eos=False)),
+        torch.full((2,), 10),
+        torch.tensor([5, 2]),
+        reduction="sum",
+    ) / (5 + 2)
+    torch.testing.assert_close(out.loss, expected)
+    assert out.stats["ctc_unalignable"] == 1
+    assert out.n_tokens == 5 + 6 + 2
+
+
 def test_decoding_is_reentrant_across_threads() -> None:
     torch.manual_seed(0)
     model = build_model(preset("tiny", attention="sparsemax"), len(VOCAB)).eval()

@@ -8,7 +8,8 @@ import torch
 from safetensors.torch import load_file
 
 from im2markup.model.io import load_model_dir
-from im2markup.training.export import CARD, export_run
+from im2markup.training.config_files import load_config
+from im2markup.training.export import CARD, export_run, model_card
 from im2markup.training.runs import RunError, run_path
 from im2markup.training.session import train_run
 from training_fixtures import data_overrides, make_dataset
@@ -45,6 +46,10 @@ def test_export_ships_the_best_weights_in_bf16_with_their_provenance(
     card = (out / CARD).read_text(encoding="utf-8")
     assert f"selected at step {meta['step']}" in card and "tiny-run" in card
     assert "`im2markup data build`" in card and "Typeset formulas" in card
+    assert "bidirectional row encoder" in card and "attention and input feeding" in card
+    for config, says in (("small_ctc", "The CTC baseline"), ("small_cnn_only", "no row encoder")):
+        other = model_card(config, meta, load_config(config))
+        assert says in other and ("input feeding" in other) == (config != "small_ctc")
 
     # A model trained on handwriting drawings gets the handwriting card.
     drawings = {"samples": 48, "by_source_style": {"crohme-train/handwritten": 48}}

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from im2markup.data.vocab import Vocab
+from im2markup.model.config import preset
 from im2markup.model.factory import build_model
 from im2markup.model.io import save_model
 from im2markup.training.config_files import load_config
@@ -21,10 +22,26 @@ NEW = Vocab(["=", "+", "^", "}", "{", "\\beta", "y", "x", "-"])
 def test_token_dims_finds_the_embedding_and_output_layers() -> None:
     cfg = load_config("debug").model
     assert token_dims(cfg, 50) == {
-        "decoder.embed.weight": 0,
-        "decoder.out.weight": 0,
-        "decoder.out.bias": 0,
+        "decoder.embed.weight": (0, 1),
+        "decoder.out.weight": (0, 1),
+        "decoder.out.bias": (0, 1),
     }
+
+
+def test_ctc_output_rows_follow_their_token_in_every_frame() -> None:
+    """The CTC output holds one vocabulary-sized block per frame of a column (frame-major)."""
+    cfg = preset("tiny", arch="ctc", ctc_frames_per_column=2)
+    assert token_dims(cfg, 50)["out.weight"] == (0, 2)
+    torch.manual_seed(0)
+    old = build_model(cfg, len(OLD))
+    new = build_model(cfg, len(NEW))
+    report = transfer_weights(new, cfg, old.state_dict(), OLD, NEW)
+    assert sorted(report.mapped) == ["out.bias", "out.weight"]
+    old_out, new_out = old.state_dict()["out.weight"], new.state_dict()["out.weight"]
+    for frame in range(2):
+        for token in set(NEW.itos) & set(OLD.itos):
+            row = new_out[frame * len(NEW) + NEW.stoi[token]]
+            assert torch.equal(row, old_out[frame * len(OLD) + OLD.stoi[token]]), (frame, token)
 
 
 def test_rows_follow_their_token_and_new_tokens_keep_fresh_rows() -> None:

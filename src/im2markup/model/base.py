@@ -36,10 +36,12 @@ class Hypothesis:
     """One decoded formula.
 
     `token_ids` exclude `<bos>` and `<eos>`. `score` is the summed log-probability
-    (`<eos>` included) divided by (length + 1) ** length_penalty. `attention`
+    (`<eos>` included) divided by (length + 1) ** length_penalty; a hypothesis cut off at
+    `max_len` has no `<eos>` and is divided by max_len ** length_penalty. `attention`
     (`T×H'×W'`) and `coarse_attention` (`T×Hc×Wc`) have one row per token when asked
     for; `n_fine_cells` counts the fine cells scored at each of those steps; `n_best`
-    holds the beam's final hypotheses, best first (empty for greedy decoding).
+    holds the beam's final hypotheses: the finished ones best first, then any cut off at
+    `max_len` (empty for greedy decoding).
     """
 
     token_ids: list[int]

@@ -51,22 +51,27 @@ class CTCModel(ImageToMarkupModel):
         log_probs = self.frame_log_probs(batch["images"])
         n_frames = log_probs.size(1)
         input_lengths = torch.full_like(target_lengths, n_frames)
-        loss = F.ctc_loss(
+        per_target = F.ctc_loss(
             log_probs.transpose(0, 1),
             targets,
             input_lengths,
             target_lengths,
             blank=BLANK_ID,
-            reduction="sum",
+            reduction="none",
             zero_infinity=True,
-        ) / max(n_tokens, 1)
-        paths = greedy_collapse(log_probs.argmax(-1), BLANK_ID)
-        width = min(paths.size(1), targets.size(1))
+        )
         positions = torch.arange(targets.size(1), device=targets.device)
         real = positions.unsqueeze(0) < target_lengths.unsqueeze(1)
+        # A path needs a frame per token plus a blank between repeated tokens; a target that
+        # needs more frames than the image has cannot be emitted and is left out of the mean.
+        repeats = ((targets[:, 1:] == targets[:, :-1]) & real[:, 1:]).sum(dim=1)
+        alignable = target_lengths + repeats <= n_frames
+        loss = per_target[alignable].sum() / max(int(target_lengths[alignable].sum()), 1)
+        paths = greedy_collapse(log_probs.argmax(-1), BLANK_ID)
+        width = min(paths.size(1), targets.size(1))
         n_correct = int(((paths[:, :width] == targets[:, :width]) & real[:, :width]).sum())
-        too_long = int((target_lengths > n_frames).sum())
-        stats = {"nll": float(loss.detach()), "ctc_unalignable": float(too_long)}
+        unalignable = float((~alignable).sum())
+        stats = {"nll": float(loss.detach()), "ctc_unalignable": unalignable}
         return LossOutput(loss, n_tokens, n_correct, stats)
 
     def search(

@@ -21,6 +21,7 @@ from torch import Tensor
 from im2markup.data.manifest import load_manifest
 from im2markup.data.pseudo_label_files import is_pseudo_label_source
 from im2markup.data.vocab import Vocab
+from im2markup.model.config import ModelConfig
 from im2markup.model.factory import build_model
 from im2markup.model.io import WEIGHTS_FILE, clean_state_dict, read_config, save_model
 from im2markup.paths import git_commit
@@ -180,11 +181,6 @@ def model_card(name: str, meta: dict[str, Any], cfg: ExperimentConfig) -> str:
     )
     splits = meta["data"].get("splits") or {}
     split_text = ", ".join(f"{k} {n:,}" for k, n in splits.items() if isinstance(n, int))
-    encoder = (
-        f"a bidirectional row encoder of {m.encoder_hidden} per direction, "
-        if m.arch == "seq2seq"
-        else ""
-    )
     t = meta["train"]
     handwritten = "handwritten" in meta["data"].get("styles", ())
     averaged = _average_text(meta)
@@ -195,9 +191,7 @@ Weights are stored as bfloat16 in `model.safetensors` (loaded back as float32); 
 configuration, vocabulary and the provenance below are in `config.json`.
 
 ## Architecture
-The IM2TEX model of Deng et al. (ICML 2017): a CNN encoder (widths {list(m.cnn_widths)} scaled
-by {m.width_mult}), {encoder}an LSTM decoder of {m.decoder_hidden} units with {m.attention}
-attention and input feeding, target embedding {m.embed_dim}.
+{_architecture_text(m)}
 
 ## Training
 - Run `{meta["run"]}`, selected at step {meta["step"]:,} after {meta["images_seen"]:,} images
@@ -212,6 +206,27 @@ attention and input feeding, target embedding {m.embed_dim}.
 ## Intended use and limits
 {_HANDWRITTEN_USE if handwritten else _PRINTED_USE}
 """
+
+
+def _architecture_text(m: ModelConfig) -> str:
+    """The model-card sentence on the architecture, per `arch`."""
+    cnn = f"a CNN encoder (widths {list(m.cnn_widths)} scaled by {m.width_mult})"
+    if m.arch == "ctc":
+        return (
+            f"The CTC baseline of Deng et al. (ICML 2017): {cnn}, a bidirectional LSTM of "
+            f"{m.encoder_hidden} per direction along the columns, {m.ctc_frames_per_column} "
+            "output frames per column and a CTC loss; no attention."
+        )
+    encoder = (
+        f"a bidirectional row encoder of {m.encoder_hidden} per direction, "
+        if m.arch == "seq2seq"
+        else "no row encoder (the CNNEnc baseline), "
+    )
+    return (
+        f"The IM2TEX model of Deng et al. (ICML 2017): {cnn}, {encoder}an LSTM decoder of "
+        f"{m.decoder_hidden} units with {m.attention} attention and input feeding, target "
+        f"embedding {m.embed_dim}."
+    )
 
 
 def _average_text(meta: dict[str, Any]) -> str:
@@ -265,7 +280,7 @@ normalized LaTeX (compacted for pasting); it is checked by rendering only with `
 Test figures, and the commands that measure them, are in `results/README.md`."""
 
 _HANDWRITTEN_USE = """\
-Handwritten formulas written with CROHME's 111 symbols, as clean strokes (`im2markup predict
+Handwritten formulas written with CROHME's 110 symbols, as clean strokes (`im2markup predict
 --handwritten` keeps its output to those symbols). It never saw a real handwritten image in
 training: everything it learned is from synthetic drawings, so real handwriting that differs
 from them (photographs of paper, faint or very thick strokes, symbols outside CROHME's set)

@@ -62,15 +62,16 @@ def _source_name(name: str, src_state: dict[str, torch.Tensor]) -> str:
     return name
 
 
-def token_dims(cfg: ModelConfig, vocab_size: int) -> dict[str, int]:
-    """For each state-dict entry indexed by the vocabulary, the dimension that is."""
+def token_dims(cfg: ModelConfig, vocab_size: int) -> dict[str, tuple[int, int]]:
+    """For each state-dict entry indexed by the vocabulary, the dimension that is and how many
+    vocabulary-sized blocks lie along it (the CTC output has one per frame of a column)."""
     with torch.device("meta"):
         a = build_model(cfg, vocab_size).state_dict()
         b = build_model(cfg, vocab_size + 1).state_dict()
     dims = {}
     for name, tensor in a.items():
         pairs = enumerate(zip(tensor.shape, b[name].shape, strict=True))
-        grown = [d for d, (x, y) in pairs if x != y]
+        grown = [(d, y - x) for d, (x, y) in pairs if x != y]
         if grown:
             dims[name] = grown[0]
     return dims
@@ -111,9 +112,8 @@ def transfer_weights(
         if source is None:
             report.fresh.append(name)
         elif name in dims:
-            if _copy_rows(
-                target, source, dims[name], dst_ids, src_ids, len(dst_vocab), len(src_vocab)
-            ):
+            dim, blocks = dims[name]
+            if _copy_rows(target, source, dim, blocks, dst_ids, src_ids, len(src_vocab)):
                 report.mapped.append(name)
             else:
                 report.fresh.append(f"{name} (shape {tuple(source.shape)} → {tuple(target.shape)})")
@@ -130,22 +130,24 @@ def _copy_rows(
     target: torch.Tensor,
     source: torch.Tensor,
     dim: int,
+    blocks: int,
     dst_ids: list[int],
     src_ids: list[int],
-    dst_n: int,
     src_n: int,
 ) -> bool:
-    """Copy token rows along `dim`; rows past the vocabulary (e.g. a CTC blank) keep their order.
+    """Copy token rows along `dim`, in each of its `blocks` vocabulary-sized blocks.
 
-    Returns False, copying nothing, when the other dimensions disagree.
+    Returns False, copying nothing, when the shapes do not fit the two vocabularies.
     """
-    extra = target.shape[dim] - dst_n
-    if source.ndim != target.ndim or source.shape[dim] - src_n != extra:
+    dst_n = target.shape[dim] // blocks
+    if source.ndim != target.ndim or source.shape[dim] != blocks * src_n:
+        return False
+    if target.shape[dim] != blocks * dst_n:
         return False
     pairs = enumerate(zip(source.shape, target.shape, strict=True))
     if any(s != t for d, (s, t) in pairs if d != dim):
         return False
-    dst_index = torch.tensor(dst_ids + [dst_n + k for k in range(extra)], dtype=torch.long)
-    src_index = torch.tensor(src_ids + [src_n + k for k in range(extra)], dtype=torch.long)
+    dst_index = torch.tensor([b * dst_n + i for b in range(blocks) for i in dst_ids])
+    src_index = torch.tensor([b * src_n + i for b in range(blocks) for i in src_ids])
     target.index_copy_(dim, dst_index, source.index_select(dim, src_index).to(target.dtype))
     return True
