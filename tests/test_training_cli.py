@@ -79,7 +79,7 @@ def test_usage_errors_exit_with_status_2_and_a_reason(
         (["train", "--resume", "r2", "--set", "model.decoder_hidden=64"], "decoder_hidden: 32"),
         (["train", "--resume", "nothing"], "no checkpoint to resume from"),
         (["train", "debug"], "give either CONFIG --run NAME"),
-        (["train", "--run", "r5", "--background"], "give the CONFIG file"),
+        (["train", "--run", "r5", "--background"], "give a config file to start a run"),
         (["train", "debug", "--run", "a/b"], "run name 'a/b'"),
         (["train", "debug", "--run", "r3", "--set", "train.lr=x"], "train.lr = 'x'"),
         (["train", "--status", "nothing"], "no run named 'nothing'"),

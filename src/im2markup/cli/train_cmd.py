@@ -93,7 +93,9 @@ def _relaunch_argv(args: argparse.Namespace) -> list[str]:
     if args.resume:
         argv += ["--resume", args.resume]
     else:
-        argv += [str(Path(args.config).resolve()) if Path(args.config).exists() else args.config]
+        if args.config is not None:  # without one, starting the run reports it
+            path = Path(args.config)
+            argv += [str(path.resolve()) if path.exists() else args.config]
         argv += ["--run", args.run]
     if args.init:
         argv += ["--init", str(args.init.resolve())]
@@ -126,8 +128,6 @@ def run(args: argparse.Namespace) -> int:
             return 0
         if bool(args.resume) == bool(args.run):
             raise ConfigError("give either CONFIG --run NAME to start a run or --resume NAME")
-        if args.run and args.config is None:
-            raise ConfigError(f"--run {args.run} starts a run: give the CONFIG file to start from")
         name = args.resume or args.run
         config = None if args.resume else args.config
         if args.background:
