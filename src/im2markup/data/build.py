@@ -44,7 +44,7 @@ from im2markup.data.cleaning import (
 )
 from im2markup.data.closeness import closeness
 from im2markup.data.corpora import CORPORA, IM2LATEX, im2latex_split
-from im2markup.data.manifest import file_digest, write_manifest
+from im2markup.data.manifest import VAL_INDICES_NAME, file_digest, write_manifest
 from im2markup.data.pseudo_label_files import (
     pseudo_label_images,
     pseudo_label_source,
@@ -161,7 +161,7 @@ def build(options: BuildOptions) -> dict[str, object]:
     (out / "pool.tsv").write_text(
         "".join(f"{e.source}\t{e.ref}\t{e.formula}\n" for e in pool), encoding="utf-8"
     )
-    (out / "val-indices.txt").write_text("".join(f"{k}\n" for k in held), encoding="utf-8")
+    (out / VAL_INDICES_NAME).write_text("".join(f"{k}\n" for k in held), encoding="utf-8")
     test = im2latex_split("test", options.root)
     val = im2latex_split("val", options.root)
     limit = options.limit

@@ -92,11 +92,12 @@ def format_table(rows: dict[str, dict]) -> str:
 def dataset_closeness(directory: Path, root: Path | None = None) -> dict[str, dict]:
     """`closeness` of a built dataset's pool (`pool.tsv`) to its held-out validation formulas."""
     from im2markup.data.corpora import im2latex_split
+    from im2markup.data.manifest import read_val_indices
 
     groups: dict[str, list[str]] = {}
     for line in (directory / "pool.tsv").read_text(encoding="utf-8").splitlines():
         source, _ref, formula = line.split("\t", 2)
         groups.setdefault(source, []).append(formula)
-    held = [int(k) for k in (directory / "val-indices.txt").read_text().split()]
+    held = read_val_indices(directory)
     val = im2latex_split("val", root)
     return closeness(groups, [val.norm[k] for k in held])

@@ -20,6 +20,8 @@ from typing import Any
 from im2markup.data.cleaning import SourceYield, yields_table
 
 MANIFEST_NAME = "manifest.json"
+VAL_INDICES_NAME = "val-indices.txt"
+"""The validation lines a dataset held out (one per line): its `val` split, kept from training."""
 LOCATION_OPTIONS = frozenset({"name", "shared", "out", "render_cache", "progress", "workers"})
 """Options that say where or how fast, not what: left out of the hash."""
 FORMAT_VERSION = 1
@@ -102,3 +104,8 @@ def write_manifest(
 def load_manifest(directory: Path) -> dict[str, Any]:
     """The manifest of a built dataset."""
     return json.loads((Path(directory) / MANIFEST_NAME).read_text(encoding="utf-8"))
+
+
+def read_val_indices(directory: Path) -> list[int]:
+    """The validation lines a built dataset held out, in order."""
+    return [int(k) for k in (Path(directory) / VAL_INDICES_NAME).read_text().split()]
