@@ -267,21 +267,28 @@ def test_results_table_puts_each_variant_beside_the_papers_row(
     formulas = im2latex_dir / "formulas" / "test.formulas.norm.txt"
     hard_dir = save_random_model(base / "hard-model", formulas, attention="hard")
     folders = []
-    for name, directory in (("standard", model_dir), ("hard", hard_dir)):
-        evaluate_model(directory, "test", tmp_path / name, options(limit=N_TEST))
+    for name, directory, beam in (
+        ("standard", model_dir, 2),
+        ("hard", hard_dir, 2),
+        ("greedy", model_dir, 1),
+    ):
+        evaluate_model(directory, "test", tmp_path / name, options(limit=N_TEST, beam_size=beam))
         folders.append(tmp_path / name / "test")
     assert main(["evaluate", "--table", *map(str, folders)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("| model | BLEU | image edit distance | match | match −ws |")
-    standard, hard = (json.loads((f / "metrics.json").read_text()) for f in folders)
-    assert lines[2].startswith(f"| model (seq2seq, standard) | {standard['bleu']:.2f} |")
-    assert lines[3] == (
+    standard, hard, greedy = (json.loads((f / "metrics.json").read_text()) for f in folders)
+    # Rows of one variant stay together, labelled by beam, and the paper's row follows once.
+    assert lines[2].startswith(f"| model (seq2seq, standard, beam 2) | {standard['bleu']:.2f} |")
+    assert lines[3].startswith(f"| model (seq2seq, standard, beam 1) | {greedy['bleu']:.2f} |")
+    assert lines[4] == (
         "| *IM2TEX, standard (paper, quoted)* | 87.73 | — | 77.46 | 79.88 | 355 | — | — |"
     )
-    assert lines[4].startswith(f"| hard-model (seq2seq, hard) | {hard['bleu']:.2f} |")
-    assert lines[5].startswith("| *IM2TEX-C2F, hard (paper, quoted)* | 87.07 |")
+    assert lines[5].startswith(f"| hard-model (seq2seq, hard, beam 2) | {hard['bleu']:.2f} |")
+    assert lines[6].startswith("| *IM2TEX-C2F, hard (paper, quoted)* | 87.07 |")
+    assert len(lines) == 7
     # Hard attention reads one coarse block per step, so far fewer fine cells than standard.
-    cells = [line.split(" | ")[5:7] for line in (lines[2], lines[4])]
+    cells = [line.split(" | ")[5:7] for line in (lines[2], lines[5])]
     assert cells[0][1] == "—" and float(cells[1][1]) > 0
     assert float(cells[1][0]) < float(cells[0][0])
 

@@ -103,17 +103,23 @@ def load_metrics(folder: Path) -> dict:
 
 
 def results_table(folders: Sequence[Path]) -> str:
-    """Markdown table: every evaluated model, then the paper's row for the same variant."""
+    """Markdown table: the evaluated models grouped by variant, each labelled with its beam
+    size (rows decoded with different beams are not comparable), every group followed by the
+    paper's row for that variant."""
     evaluated = [load_metrics(folder) for folder in folders]
     splits = {m["split"] for m in evaluated}
     if len(splits) > 1:
         raise ValueError(f"the folders evaluate different splits: {sorted(splits)}")
     lines = [_row(HEADER), "| --- |" + " ---: |" * (len(HEADER) - 1)]
+    groups: dict[tuple[str, str], list[dict]] = {}
     for metrics in evaluated:
         model = metrics["model"]
-        key = (model["arch"], model["attention"])
-        name = Path(model["dir"]).name
-        lines.append(_ours(f"{name} ({key[0]}, {key[1]})", metrics))
+        groups.setdefault((model["arch"], model["attention"]), []).append(metrics)
+    for key, group in groups.items():
+        for metrics in group:
+            name = Path(metrics["model"]["dir"]).name
+            beam = metrics.get("decode_beam")
+            lines.append(_ours(f"{name} ({key[0]}, {key[1]}, beam {beam})", metrics))
         if key in PUBLISHED:
             lines.append(_published(PUBLISHED[key]))
     return "\n".join(lines)
