@@ -47,7 +47,7 @@ def median_length_images(count: int, dest: Path) -> list[Path]:
     return [dest / name for name in wanted]
 
 
-def random_predictor(preset_name: str, dest: Path) -> Predictor:
+def random_predictor(preset_name: str, dest: Path, int8: bool) -> Predictor:
     """A model of the given size with random weights, decoding exactly the median length."""
     from im2markup.data.vocab import Vocab
     from im2markup.model.config import preset
@@ -59,7 +59,7 @@ def random_predictor(preset_name: str, dest: Path) -> Predictor:
     vocab = Vocab.build(lines.splitlines())
     cfg = preset(preset_name, max_len=MEDIAN_TOKENS)
     save_model(build_model(cfg, len(vocab)), cfg, vocab, dest)
-    return load_model(dest)
+    return load_model(dest, int8=int8)
 
 
 def time_single(predictor: Predictor, images: list[Path], beam: int) -> list[float]:
@@ -102,18 +102,18 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--fp32", action="store_true", help="float32 weights instead of int8")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         images = median_length_images(args.images, Path(tmp))
         try:
             model_dir = Path(args.model) if args.model else default_model_dir()
-            predictor, model_name = load_model(model_dir), str(model_dir)
+            predictor, model_name = load_model(model_dir, int8=not args.fp32), str(model_dir)
         except FileNotFoundError:
-            predictor = random_predictor(args.preset, Path(tmp) / "random")
+            predictor = random_predictor(args.preset, Path(tmp) / "random", not args.fp32)
             model_name = f"random {args.preset} (max_len {MEDIAN_TOKENS})"
         predictor.batch_size = args.batch_size
-        n_params = sum(p.numel() for p in predictor.model.parameters())
         rows = []
         for scales, multipliers in (("search", SCALE_MULTIPLIERS), ("estimate", (1.0,))):
             predictor.scale_multipliers = multipliers
@@ -121,7 +121,7 @@ def main() -> None:
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     report = {
         "model": model_name,
-        "parameters_m": round(n_params / 1e6, 2),
+        "weights": "float32" if args.fp32 else "int8 recurrent and linear layers",
         "images": args.images,
         "threads": args.threads,
         "batch_size": args.batch_size,
@@ -140,7 +140,7 @@ def main() -> None:
             f"| {row['scales']} | {row['beam']} | {row['median_ms']} | {row['p90_ms']} | "
             f"{row['batch_images_per_s']} | {row['mean_output_tokens']} |"
         )
-    print(f"\npeak RSS {report['peak_rss_mib']} MiB, {report['parameters_m']} M parameters")
+    print(f"\npeak RSS {report['peak_rss_mib']} MiB, {report['weights']}")
 
 
 if __name__ == "__main__":

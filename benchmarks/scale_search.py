@@ -17,14 +17,12 @@ import json
 import time
 from collections.abc import Sequence
 
-import numpy as np
 from PIL import Image
 
 from im2markup.data.user_images import SCALE_MULTIPLIERS
-from im2markup.evaluation.robustness import SEED, read_images
+from im2markup.evaluation.robustness import clean_inputs, condition_images, read_images
 from im2markup.evaluation.scoring import RenderOptions, score_predictions
 from im2markup.evaluation.splits import Split, load_split
-from im2markup.evaluation.transforms import TRANSFORMS
 from im2markup.serving.predictor import Predictor, load_model
 
 DEFAULT_TRANSFORMS = (
@@ -49,20 +47,13 @@ def main() -> None:
     args = parser.parse_args()
 
     split = load_split(args.split).head(args.n)
-    clean = [split.input_image(k) for k in range(len(split))]
-    if any(image is None for image in clean):
-        raise SystemExit(f"{split.name} has items without an input image")
+    render = RenderOptions(progress=False)
+    clean = clean_inputs(split, render)
     predictor = load_model(args.model, threads=args.threads, beam_size=args.beam)
     modes = {"estimate only": (1.0,), "scale search": SCALE_MULTIPLIERS}
     report: dict = {"split": split.name, "n": len(split), "beam": args.beam, "rows": {}}
-    numbers = list(TRANSFORMS)
     for name in args.transforms.split(","):
-        transform = TRANSFORMS[name]
-        number = numbers.index(name)
-        images = [
-            transform(image, np.random.default_rng([SEED, number, k]))
-            for k, image in enumerate(clean)
-        ]
+        images = condition_images(name, clean, split, render)
         row = {}
         for mode, multipliers in modes.items():
             predictor.scale_multipliers = multipliers

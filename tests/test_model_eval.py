@@ -169,6 +169,25 @@ def test_a_restarted_evaluation_decodes_only_what_is_left(
         evaluate_model(model_dir, "test", out, options(limit=N_TEST, beam_size=1))
 
 
+def test_int8_decoding_is_recorded_and_never_mixed_with_float_predictions(
+    tmp_path: Path, with_dataset: Path, model_dir: Path
+) -> None:
+    out = tmp_path / "out"
+    rows = evaluate_model(model_dir, "test", out, options(limit=4))[0]
+    settings = out / "test" / "decoding.json"
+    assert json.loads(settings.read_text())["int8"] is False
+    with pytest.raises(ValueError, match="int8"):
+        evaluate_model(model_dir, "test", out, options(limit=4, int8=True))
+    older = json.loads(settings.read_text())
+    del older["int8"]  # as written before the setting existed: float weights
+    settings.write_text(json.dumps(older))
+    again = evaluate_model(model_dir, "test", out, options(limit=4))[0]
+    assert again[0][1]["n_decoded_now"] == 0 and again[0][1]["bleu"] == rows[0][1]["bleu"]
+    int8 = evaluate_model(model_dir, "test", tmp_path / "int8", options(limit=4, int8=True))[0]
+    assert int8[0][1]["n_decoded_now"] == 3 and "--int8" in int8[0][1]["command"]
+    assert json.loads((tmp_path / "int8" / "test" / "decoding.json").read_text())["int8"] is True
+
+
 def test_an_unreadable_image_is_a_miss_and_its_batch_is_still_decoded(
     tmp_path: Path, dataset: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -150,6 +150,13 @@ def test_batch_survives_directories_devices_and_unforeseen_failures(
     assert results[3].tokens == predictor.predict(images[0]).tokens
 
 
+def test_batch_names_an_input_that_is_no_image(predictor: Predictor, images: list[Path]):
+    results = predictor.predict_batch([None, 42, images[0]])  # type: ignore[list-item]
+    assert [r.ok for r in results] == [False, False, True]
+    assert results[0].kind == "unreadable" and "got NoneType" in results[0].error
+    assert results[1].source == "input of type int" and "got int" in results[1].error
+
+
 def test_concurrent_predictions_equal_sequential_ones(predictor: Predictor, images: list[Path]):
     sequential = [predictor.predict(p).tokens for p in images[:3]]
     with ThreadPoolExecutor(max_workers=3) as pool:

@@ -11,13 +11,14 @@ import tarfile
 from pathlib import Path
 
 import pytest
+import torch
 from rapidfuzz.distance import Levenshtein
 
 from im2markup.cli.main import main
 from im2markup.data.handwriting.crohme import NORMALIZED_CROHME_TOKENS, from_normalized
 from im2markup.data.handwriting.crohme_reader import TEST_CAPTIONS, TEST_IMAGES, read_captions
 from im2markup.paths import models_dir
-from im2markup.serving.predictor import HANDWRITTEN_MODEL, Predictor
+from im2markup.serving.predictor import HANDWRITTEN_MODEL, Predictor, load_model
 from serving_fixtures import (
     TEST_IMAGE_IDS,
     save_random_model,
@@ -221,6 +222,17 @@ def test_single_scale_flag_decodes_once_at_the_estimate(
     assert status == 0, err
     single = Predictor(predictor.model, predictor.vocab, scale_multipliers=(1.0,))
     assert out == single.predict(images[2]).latex + "\n"
+
+
+def test_fp32_flag_decodes_with_the_float_weights(capsys, model_dir: Path, images: list[Path]):
+    argv = ("--model", str(model_dir), "--fp32", "--json", str(images[1]))
+    status, out, err = predict(capsys, *argv)
+    assert status == 0, err
+    float_model = load_model(model_dir, int8=False)
+    assert type(float_model.model.decoder.cell) is torch.nn.LSTMCell
+    expected = float_model.predict(images[1])
+    assert json.loads(out)["tokens"] == expected.tokens
+    assert json.loads(out)["score"] == pytest.approx(expected.score, abs=1e-4)
 
 
 def test_handwritten_flag_picks_the_handwriting_model_beside_the_printed_one(

@@ -161,3 +161,17 @@ def test_a_body_that_never_finishes_gets_408(model_dir: Path):
                 answer += chunk
     assert answer.startswith(b"HTTP/1.1 408")
     assert b"did not arrive in time" in answer
+
+
+@pytest.mark.parametrize(
+    ("int8", "cell"), [(True, "DynamicQuantizedLSTMCell"), (False, "LSTMCell")]
+)
+def test_the_server_decodes_with_int8_weights_unless_told_not_to(
+    model_dir: Path, images: list[Path], int8: bool, cell: str
+):
+    from fastapi.testclient import TestClient
+
+    with TestClient(create_app(model_dir, int8=int8)) as client:
+        files = {"file": ("f.png", images[0].read_bytes(), "image/png")}
+        assert client.post("/api/predict", files=files).status_code == 200
+        assert client.app.state.predictor.model.decoder.cell._get_name() == cell

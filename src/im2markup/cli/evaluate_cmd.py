@@ -79,6 +79,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     decoding.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
     decoding.add_argument(
+        "--int8",
+        action="store_true",
+        help="int8 recurrent and linear weights on a CPU, as `im2markup predict` decodes "
+        "(activations are quantized per batch: --batch-size 1 reads each image as it does)",
+    )
+    decoding.add_argument(
         "--dataset",
         default="im2latex-v1",
         metavar="NAME",
@@ -170,6 +176,7 @@ def _evaluate_model(args: argparse.Namespace, render: RenderOptions) -> int:
         max_len=args.max_len,
         threads=args.threads,
         device=args.device,
+        int8=args.int8,
         limit=args.limit,
         forms=(args.form,) if args.form else None,
         dataset=args.dataset,

@@ -42,6 +42,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "not at the training scale)",
     )
     parser.add_argument(
+        "--fp32",
+        action="store_true",
+        help="decode with float32 weights (on a CPU the default is int8 recurrent and linear "
+        "weights, about twice as fast)",
+    )
+    parser.add_argument(
         "--crohme",
         action="store_true",
         help="write only CROHME's handwriting symbols (for handwritten formulas like CROHME's)",
@@ -79,4 +85,5 @@ def run(args: argparse.Namespace) -> int:
         crohme=args.crohme,
         handwritten=args.handwritten,
         single_scale=args.single_scale,
+        fp32=args.fp32,
     )

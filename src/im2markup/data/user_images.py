@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -174,6 +175,9 @@ def _open(source: str | Path | bytes | Image.Image, max_bytes: int, max_pixels: 
         return source
     if isinstance(source, bytes | bytearray):
         data = bytes(source)
+    elif not isinstance(source, str | os.PathLike):
+        reason = f"expected an image, a path or bytes, got {type(source).__name__}"
+        raise ImageInputError(reason, "unreadable")
     else:
         path = Path(source)
         try:

@@ -48,7 +48,8 @@ MODEL_COLUMNS = (
 @dataclass(frozen=True)
 class ModelEvalOptions:
     """How to evaluate: decoding (`beam_size` 1 = greedy, `batch_size`, `max_len` None = the
-    model's, `threads` None = PyTorch's default, `device`), which items (`limit` first ones,
+    model's, `threads` None = PyTorch's default, `device`, `int8` weights on a CPU as
+    `im2markup predict` decodes by default), which items (`limit` first ones,
     `forms` of the split, None = all), where the inputs come from (`dataset` under the data
     folder) and how scoring renders (`images` False = text metrics only)."""
 
@@ -57,6 +58,7 @@ class ModelEvalOptions:
     max_len: int | None = None
     threads: int | None = 1
     device: str = "cpu"
+    int8: bool = False
     limit: int | None = None
     forms: tuple[str, ...] | None = None
     dataset: str = "im2latex-v1"
@@ -75,6 +77,7 @@ def evaluate_model(
     `<cache>/evaluations`, named after split, model, weights digest and beam)."""
     from im2markup.data.handwriting.crohme import crohme_mask
     from im2markup.model.io import WEIGHTS_FILE, load_model_dir
+    from im2markup.model.quantize import int8_copy
     from im2markup.serving.predictor import resolve_device
 
     options = options or ModelEvalOptions()
@@ -91,8 +94,11 @@ def evaluate_model(
     except RuntimeError as error:  # CUDA asked for and absent: the caller's mistake
         raise ValueError(str(error)) from None
     model, cfg, vocab = load_model_dir(model_dir, device)
+    int8 = options.int8 and device.type == "cpu"
+    if int8:
+        model = int8_copy(model)
     digest = file_digest(model_dir / WEIGHTS_FILE)
-    out_dir = out_dir or default_out_dir(model_dir, split_name, digest, options.beam_size)
+    out_dir = out_dir or default_out_dir(model_dir, split_name, digest, options.beam_size, int8)
     crohme = split_name == "crohme2014"
     request = DecodeRequest(
         options.beam_size,
@@ -121,6 +127,7 @@ def evaluate_model(
             options.beam_size,
             options.max_len,
             crohme,
+            int8=int8,
         )
         log = PredictionLog(folder, settings)
         decoded_now = decode_pending(model, vocab, inputs, log, request, options.render.progress)
@@ -240,13 +247,17 @@ def model_summary(
     }
 
 
-def default_out_dir(model_dir: Path, split_name: str, digest: str, beam_size: int) -> Path:
-    """`<cache>/evaluations/<split>-<model>-<digest>-beam<k>`; `<model>` names the folder and
-    its parent (`small-v1-best`), the digest tells weights saved into the same folder apart."""
+def default_out_dir(
+    model_dir: Path, split_name: str, digest: str, beam_size: int, int8: bool = False
+) -> Path:
+    """`<cache>/evaluations/<split>-<model>-<digest>-beam<k>[-int8]`; `<model>` names the
+    folder and its parent (`small-v1-best`), the digest tells weights saved into the same
+    folder apart."""
     resolved = model_dir.resolve()
     label = "-".join(p for p in (resolved.parent.name, resolved.name) if p)
     safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in label)
-    return cache_dir() / "evaluations" / f"{split_name}-{safe}-{digest[:8]}-beam{beam_size}"
+    suffix = "-int8" if int8 else ""
+    return cache_dir() / "evaluations" / f"{split_name}-{safe}-{digest[:8]}-beam{beam_size}{suffix}"
 
 
 def command_line(model_dir: Path, split_name: str, out_dir: Path, options: ModelEvalOptions) -> str:
@@ -256,6 +267,7 @@ def command_line(model_dir: Path, split_name: str, out_dir: Path, options: Model
     words += ["--beam", str(options.beam_size), "--batch-size", str(options.batch_size)]
     words += ["--threads", str(options.threads)] if options.threads is not None else []
     words += ["--device", options.device, "--dataset", options.dataset, "--out", str(out_dir)]
+    words += ["--int8"] if options.int8 else []
     words += ["--limit", str(options.limit)] if options.limit is not None else []
     words += [w for form in options.forms or () for w in ("--form", form)]
     words += ["--max-len", str(options.max_len)] if options.max_len is not None else []

@@ -46,6 +46,7 @@ class DecodeSettings:
 
     `well_formed_choice` marks predictions that took the first well-formed n-best entry;
     folders written before that choice existed lack it and are not mixed with new ones.
+    `int8` marks decoding with int8 weights (`model.quantize`).
     """
 
     model_sha256: str
@@ -55,6 +56,11 @@ class DecodeSettings:
     max_len: int | None
     crohme: bool
     well_formed_choice: bool = True
+    int8: bool = False
+
+
+# Settings added after folders were written without them, and what their absence means.
+ABSENT_MEANS = {"int8": False}
 
 
 class PredictionLog:
@@ -67,7 +73,7 @@ class PredictionLog:
         wanted = asdict(settings)
         stored = None
         if settings_path.is_file():
-            stored = json.loads(settings_path.read_text(encoding="utf-8"))
+            stored = ABSENT_MEANS | json.loads(settings_path.read_text(encoding="utf-8"))
         if self.path.is_file() and stored != wanted:
             changed = sorted(k for k in wanted if (stored or {}).get(k) != wanted[k])
             raise ValueError(

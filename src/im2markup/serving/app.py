@@ -77,16 +77,19 @@ def create_app(
     device: str = "cpu",
     limits: ServerLimits | None = None,
     threads: int | None = None,
+    int8: bool = True,
 ) -> FastAPI:
     """The application; `model` is a loaded `Predictor`, a model directory, or `None` for the
     bundled model (loaded when the server starts, not when the module is imported, with
-    `threads` PyTorch threads)."""
+    `threads` PyTorch threads and, on a CPU, int8 weights unless `int8` is False)."""
     limits = limits or ServerLimits()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.predictor = (
-            model if isinstance(model, Predictor) else load_model(model, device, threads=threads)
+            model
+            if isinstance(model, Predictor)
+            else load_model(model, device, threads=threads, int8=int8)
         )
         app.state.pool = WorkerPool(limits.workers, limits.queue_size)
         yield
@@ -240,11 +243,12 @@ def serve(
     device: str = "cpu",
     limits: ServerLimits | None = None,
     threads: int | None = None,
+    int8: bool = True,
 ) -> None:
     """Run the server until interrupted; `limits.workers` threads share one loaded model."""
     import uvicorn
 
-    app = create_app(model, device, limits, threads)
+    app = create_app(model, device, limits, threads, int8)
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 

@@ -83,12 +83,13 @@ def predict_command(
     crohme: bool = False,
     single_scale: bool = False,
     handwritten: bool = False,
+    fp32: bool = False,
 ) -> int:
     """`im2markup predict`: load the model, then `predict_files`; set-up problems (no model,
     no LaTeX for `verify`) are reported on stderr with status 2. `crohme` keeps the output to
     CROHME's symbols; `handwritten` takes the bundled handwriting model (unless `model` names
     one) and CROHME's symbols; `single_scale` decodes once at the estimated scale instead of
-    searching (`Predictor`)."""
+    searching (`Predictor`); `fp32` keeps float32 weights on a CPU (`load_model`)."""
     from im2markup.data.render import RenderError
     from im2markup.data.render.compile import require_programs
 
@@ -101,6 +102,7 @@ def predict_command(
             crohme=crohme,
             handwritten=handwritten,
             scale_multipliers=(1.0,) if single_scale else SCALE_MULTIPLIERS,
+            int8=not fp32,
         )
         if verify:
             require_programs()

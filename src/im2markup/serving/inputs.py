@@ -35,7 +35,9 @@ def describe(source: ImageSource) -> str:
         return Path(source).name or str(source)
     if isinstance(source, bytes):
         return f"image of {len(source)} bytes"
-    return f"{source.width}×{source.height} image"
+    if isinstance(source, Image.Image):
+        return f"{source.width}×{source.height} image"
+    return f"input of type {type(source).__name__}"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,46 @@
+"""Int8 weights for decoding on a CPU: the recurrent and linear layers, quantized dynamically.
+
+A decoder runs one small step per output token, and on a CPU each step is bound by reading the
+weights of the LSTM cell and of the linear layers around it (about 13 MB in float32 at the
+paper's size); int8 weights are a quarter of that. Activations stay floating point (their
+scale is measured at every call) and the convolutions stay float32, so the readings hardly
+change: `benchmarks/README.md` ("Int8 decoding") measures speed and accuracy on test images.
+
+PyTorch's eager-mode `quantize_dynamic` is deprecated in favour of torchao, which has no
+quantized LSTM; the pinned torch range still has it. Where it is gone the float model is used.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import torch
+from torch import nn
+
+log = logging.getLogger(__name__)
+
+# Linear layers with fewer outputs gain nothing, and an attention's scoring vector (one output)
+# has its weight read directly, which a quantized layer does not allow.
+MIN_OUT_FEATURES = 16
+
+
+def int8_copy(model: nn.Module) -> nn.Module:
+    """A copy of `model`, in eval mode, whose LSTM, LSTM-cell and linear layers (those with at
+    least `MIN_OUT_FEATURES` outputs) keep their weights in int8; `model` is left as it is."""
+    names = {
+        name
+        for name, module in model.named_modules()
+        if isinstance(module, nn.LSTM | nn.LSTMCell)
+        or (isinstance(module, nn.Linear) and module.out_features >= MIN_OUT_FEATURES)
+    }
+    try:
+        from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic
+    except ImportError:
+        log.warning("this PyTorch has no eager-mode dynamic quantization; decoding in float32")
+        return model.eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the deprecation notices of the API itself
+        return quantize_dynamic(
+            model.eval(), dict.fromkeys(names, default_dynamic_qconfig), dtype=torch.qint8
+        )
