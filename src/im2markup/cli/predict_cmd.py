@@ -38,7 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument(
         "--single-scale",
         action="store_true",
-        help="decode once, at the estimated scale (about 3× faster; worse on images that are "
+        help="decode once, at the estimated scale (about 4× faster; worse on images that are "
         "not at the training scale)",
     )
     parser.add_argument(
