@@ -81,7 +81,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     decoding.add_argument(
         "--int8",
         action="store_true",
-        help="int8 recurrent and linear weights on a CPU, as `im2markup predict` decodes "
+        help="int8 recurrent and linear weights (and bf16 convolutions where the CPU has bf16) "
+        "on a CPU, as `im2markup predict` decodes "
         "(activations are quantized per batch: --batch-size 1 reads each image as it does)",
     )
     decoding.add_argument(

@@ -57,8 +57,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument(
         "--fp32",
         action="store_true",
-        help="decode with float32 weights (on a CPU the default is int8 recurrent and linear "
-        "weights, about twice as fast)",
+        help="decode in float32 (on a CPU the default is int8 recurrent and linear weights "
+        "and, where the CPU has bf16, bf16 convolutions: about twice as fast)",
     )
     return parser
 

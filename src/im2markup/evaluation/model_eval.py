@@ -48,8 +48,8 @@ MODEL_COLUMNS = (
 @dataclass(frozen=True)
 class ModelEvalOptions:
     """How to evaluate: decoding (`beam_size` 1 = greedy, `batch_size`, `max_len` None = the
-    model's, `threads` None = PyTorch's default, `device`, `int8` weights on a CPU as
-    `im2markup predict` decodes by default), which items (`limit` first ones,
+    model's, `threads` None = PyTorch's default, `device`, `int8` weights (`model.quantize`) on a
+    CPU as `im2markup predict` decodes by default), which items (`limit` first ones,
     `forms` of the split, None = all), where the inputs come from (`dataset` under the data
     folder) and how scoring renders (`images` False = text metrics only)."""
 

@@ -362,7 +362,8 @@ def load_model(
     `threads` sets PyTorch's CPU threads for the whole process: decoding runs many small
     steps, and on a busy machine two threads that wait for each other are many times slower
     than one (see `benchmarks/README.md`). `int8` decodes with int8 recurrent and linear
-    weights (`model.quantize`) when decoding on a CPU, about twice as fast.
+    weights, and bf16 convolutions where the CPU has bf16 (`model.quantize`), when decoding on
+    a CPU: about twice as fast.
     Other keyword arguments go to `Predictor`
     (`beam_size`, `batch_size`, `max_len`, `limits`, `verify_styles`, `crohme`,
     `scale_multipliers`).
