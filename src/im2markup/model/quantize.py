@@ -3,8 +3,8 @@
 A decoder runs one small step per output token, and on a CPU each step is bound by reading the
 weights of the LSTM cell and of the linear layers around it (about 13 MB in float32 at the
 paper's size); int8 weights are a quarter of that. Activations stay floating point (their
-scale is measured at every call) and the convolutions stay float32, so the readings hardly
-change: `benchmarks/README.md` ("Int8 decoding") measures speed and accuracy on test images.
+scale is measured at every call), so the readings hardly change: `benchmarks/README.md`
+("Int8 decoder and bf16 convolutions") measures speed and accuracy on test images.
 
 PyTorch's eager-mode `quantize_dynamic` is deprecated in favour of torchao, which has no
 quantized LSTM; the pinned torch range still has it. Where it is gone the float model is used.
