@@ -93,14 +93,9 @@ def test_usage_errors_exit_with_status_2_and_a_reason(
     assert load_checkpoint(runs / "r2" / "checkpoints" / LAST)["step"] == 4
 
 
-def test_background_run_detaches_at_nice_19_and_stops_cleanly_on_sigterm(
-    data_root: Path, runs: Path, capsys: pytest.CaptureFixture
+def _check_running_in_the_background(
+    run: Path, pid: int, out: str, capsys: pytest.CaptureFixture
 ) -> None:
-    args = [*data_overrides(data_root), "train.max_steps=100000", "train.val_every_steps=0"]
-    assert main(["train", "debug", "--run", "bg", "--background", "--set", *args]) == 0
-    out = capsys.readouterr().out
-    pid = int(out.split("pid ")[1].split()[0])
-    run = runs / "bg"
     assert read_pid(run) == pid and str(run / "train.log") in out
     deadline = time.monotonic() + 120
     while not read_metrics(run / "metrics.csv"):  # training steps are being taken
@@ -113,6 +108,22 @@ def test_background_run_detaches_at_nice_19_and_stops_cleanly_on_sigterm(
         assert autogroup.read_text().split()[-1] == "19"
     assert main(["train", "--status", "bg"]) == 0
     assert capsys.readouterr().out.startswith(f"bg: running (pid {pid})")
+
+
+def test_background_run_detaches_at_nice_19_and_stops_cleanly_on_sigterm(
+    data_root: Path, runs: Path, capsys: pytest.CaptureFixture
+) -> None:
+    args = [*data_overrides(data_root), "train.max_steps=100000", "train.val_every_steps=0"]
+    assert main(["train", "debug", "--run", "bg", "--background", "--set", *args]) == 0
+    out = capsys.readouterr().out
+    pid = int(out.split("pid ")[1].split()[0])
+    try:
+        _check_running_in_the_background(runs / "bg", pid, out, capsys)
+    except BaseException:
+        os.kill(pid, signal.SIGKILL)  # a detached run must not outlive a failed test
+        os.waitpid(pid, 0)
+        raise
+    run = runs / "bg"
     os.kill(pid, signal.SIGTERM)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
