@@ -98,16 +98,47 @@ def _handwritten_parser(actions: argparse._SubParsersAction) -> None:
         "build-handwritten",
         help="synthetic handwriting: printed formulas to pretrain on, CROHME captions to fine-tune",
     )
-    hw.add_argument("--name", default="hw-v1", help="folder NAME/{pretrain,crohme} (default hw-v1)")
+    hw.add_argument(
+        "--name", help="folder NAME/{pretrain,crohme} (default hw-v1), with --ink NAME/ink (hw-v2)"
+    )
     hw.add_argument("--out", type=Path, help="output folder (default <data dir>/NAME)")
     hw.add_argument("--printed", type=Path, help="printed dataset (default <data dir>/im2latex-v1)")
     hw.add_argument("--pretrain", type=int, default=40_000, help="printed formula images (40000)")
     hw.add_argument("--crohme-renders", type=int, default=3, help="drawings per CROHME caption (3)")
-    hw.add_argument("--val-fraction", type=float, default=0.1, help="CROHME formulas held out")
+    hw.add_argument(
+        "--val-fraction",
+        type=float,
+        help="CROHME formulas held out (0.1); with --ink, expressions of held-out writers (0.08)",
+    )
     hw.add_argument("--seed", type=int, default=0, help="held-out choice and drawing seed")
     hw.add_argument("--limit", type=int, help="first N CROHME training captions (quick runs)")
     hw.add_argument("--shared", type=Path, help="shared data folder (default ../shared/data)")
     hw.add_argument("--workers", type=int, default=2, help="drawing processes (default 2)")
+    hw.add_argument(
+        "--ink",
+        action="store_true",
+        help="instead: the real CROHME training inks drawn as bitmaps (NAME/ink), validation on "
+        "held-out writers",
+    )
+    hw.add_argument("--variants", type=int, default=8, help="with --ink: drawings per ink (8)")
+    hw.add_argument(
+        "--photo-fraction",
+        type=float,
+        default=0.3,
+        help="with --ink: distorted drawings photographed on paper (0.3)",
+    )
+    hw.add_argument(
+        "--vocab",
+        type=Path,
+        help="with --ink: a vocab.txt or model directory (default the bundled handwriting model)",
+    )
+    hw.add_argument(
+        "--glyphs",
+        type=int,
+        metavar="N",
+        help="instead: N drawings of formulas laid out by TeX and written with real CROHME glyphs "
+        "(NAME/glyphs, default hw-v2), validation on held-out writers' real ink",
+    )
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -137,16 +168,72 @@ def _styles(text: str) -> dict[str, float]:
     return styles
 
 
+def _build_ink(args: argparse.Namespace) -> int:
+    from im2markup.data.handwriting.ink_build import InkOptions, build_ink
+    from im2markup.serving.predictor import default_model_dir
+
+    try:
+        options = InkOptions(
+            name=args.name or "hw-v2",
+            vocab=args.vocab or default_model_dir(handwritten=True),
+            variants=args.variants,
+            photo_fraction=args.photo_fraction,
+            val_fraction=0.08 if args.val_fraction is None else args.val_fraction,
+            seed=args.seed,
+            limit=args.limit,
+            shared=args.shared,
+            out=args.out,
+            workers=args.workers,
+        )
+        manifest = build_ink(options)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"im2markup data build-handwritten: {error}", file=sys.stderr)
+        return 2
+    keys = ("manifest_hash", "seconds", "packed_bytes", "splits", "expressions")
+    print(json.dumps({k: manifest[k] for k in keys}, indent=2))
+    return 0
+
+
+def _build_glyphs(args: argparse.Namespace) -> int:
+    from im2markup.data.handwriting.glyph_build import GlyphOptions, build_glyphs
+    from im2markup.serving.predictor import default_model_dir
+
+    try:
+        options = GlyphOptions(
+            name=args.name or "hw-v2",
+            vocab=args.vocab or default_model_dir(handwritten=True),
+            count=args.glyphs,
+            val_fraction=0.08 if args.val_fraction is None else args.val_fraction,
+            photo_fraction=args.photo_fraction,
+            seed=args.seed,
+            limit=args.limit,
+            shared=args.shared,
+            out=args.out,
+            workers=args.workers,
+        )
+        manifest = build_glyphs(options)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"im2markup data build-handwritten: {error}", file=sys.stderr)
+        return 2
+    keys = ("manifest_hash", "seconds", "packed_bytes", "splits", "formulas", "test_labels_found")
+    print(json.dumps({k: manifest[k] for k in keys}, indent=2))
+    return 0
+
+
 def _build_handwritten(args: argparse.Namespace) -> int:
     from im2markup.data.handwriting.build import HandwrittenOptions, build_handwritten
 
+    if args.glyphs is not None:
+        return _build_glyphs(args)
+    if args.ink:
+        return _build_ink(args)
     try:
         options = HandwrittenOptions(
-            name=args.name,
+            name=args.name or "hw-v1",
             printed=args.printed,
             pretrain=args.pretrain,
             crohme_renders=args.crohme_renders,
-            val_fraction=args.val_fraction,
+            val_fraction=0.1 if args.val_fraction is None else args.val_fraction,
             seed=args.seed,
             limit=args.limit,
             shared=args.shared,

@@ -32,6 +32,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
 from im2markup.data.grain import remove_grain
+from im2markup.data.paper_cleanup import clean_paper
 from im2markup.data.preprocess import FACTOR, PAD, ink_bbox, pad
 from im2markup.data.stroke_weight import match_stroke_weight, stroke_variants
 
@@ -105,10 +106,12 @@ def read_user_image(
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     clear_grain: bool = True,
+    sheet: bool = False,
 ) -> np.ndarray:
     """The image as `uint8` gray, dark ink on white, cropped to the ink, at its own scale;
-    grain on the paper taken off unless `clear_grain` is False."""
-    page = read_page(source, max_bytes=max_bytes, max_pixels=max_pixels)
+    grain on the paper taken off unless `clear_grain` is False. `sheet` says it is writing on
+    paper: the light is evened out and rules and grids are taken off first (`paper_cleanup`)."""
+    page = read_page(source, max_bytes=max_bytes, max_pixels=max_pixels, sheet=sheet)
     return _crop_to_ink(remove_grain(page) if clear_grain else page)
 
 
@@ -117,10 +120,15 @@ def read_page(
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    sheet: bool = False,
 ) -> np.ndarray:
     """The whole image as `uint8` gray, dark ink on white with the contrast stretched, before
-    anything is taken off or cropped (what `grain.grain_fraction` judges)."""
-    return _normalize(_to_gray(_open(source, max_bytes, max_pixels)))
+    anything is taken off or cropped (what `grain.grain_fraction` judges); with `sheet`, a
+    light page's paper is evened out and its rules taken off first."""
+    gray = _to_gray(_open(source, max_bytes, max_pixels))
+    if sheet and np.median(_border(gray)) >= 128:
+        gray = clean_paper(gray)
+    return _normalize(gray)
 
 
 def stroke_choices(gray: np.ndarray) -> list[np.ndarray]:
@@ -146,7 +154,9 @@ def at_scale(gray: np.ndarray, factor: float, max_pixels: int = DEFAULT_MAX_PIXE
 
 
 def scale_candidates(
-    gray: np.ndarray, multipliers: tuple[float, ...] = SCALE_MULTIPLIERS
+    gray: np.ndarray,
+    multipliers: tuple[float, ...] = SCALE_MULTIPLIERS,
+    target: float = TRAINING_GLYPH_HEIGHT,
 ) -> list[float]:
     """The factors worth decoding `gray` at: its estimated scale times each multiplier.
 
@@ -155,7 +165,7 @@ def scale_candidates(
     few scales and keeping the reading the model is surest of recovers that (measured in
     `benchmarks/README.md`, "Reading user images at several scales").
     """
-    estimate = estimate_scale(gray) or 1.0
+    estimate = estimate_scale(gray, target) or 1.0
     factors = {round(max(estimate * m, 1 / MAX_UPSCALE), 3) for m in multipliers}
     return sorted(factors)
 
@@ -306,15 +316,18 @@ def _normalize(gray: np.ndarray) -> np.ndarray:
     return np.rint(stretched).astype(np.uint8)
 
 
-def estimate_scale(gray: np.ndarray) -> float | None:
-    """How many times larger than the training images the glyphs are (None: nothing to measure)."""
+def estimate_scale(gray: np.ndarray, target: float = TRAINING_GLYPH_HEIGHT) -> float | None:
+    """How many times larger than the training images the glyphs are (None: nothing to measure).
+
+    `target` is `glyph_height` of the model's training images (printed renders by default).
+    """
     shrink = max(gray.shape) / _MEASURE_MAX_SIDE
     if shrink > 1:
         gray = _resize(gray, 1 / shrink)
     height = glyph_height(gray)
     if height is None:
         return None
-    return max(shrink, 1.0) * height / TRAINING_GLYPH_HEIGHT
+    return max(shrink, 1.0) * height / target
 
 
 def glyph_height(gray: np.ndarray) -> float | None:

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from im2markup.evaluation.report import FILES_DIR, metrics_table, write_results
 from im2markup.evaluation.scoring import RenderOptions, render_images, score_predictions
 from im2markup.evaluation.splits import Split, load_split
-from im2markup.evaluation.transforms import TRANSFORMS
+from im2markup.evaluation.transforms import HANDWRITING_TRANSFORMS, TRANSFORMS
 from im2markup.paths import cache_dir
 
 if TYPE_CHECKING:
@@ -59,9 +59,12 @@ def run_suite(
     render = render or RenderOptions()
     split = (split or load_split("test")).head(limit)
     crohme = split.crohme_golds is not None
-    predictor = load_model(model_dir, device, threads=threads, beam_size=beam_size, crohme=crohme)
+    predictor = load_model(
+        model_dir, device, threads=threads, beam_size=beam_size, handwritten=crohme
+    )
     out_dir = out_dir or cache_dir() / "evaluations" / f"robustness-{Path(model_dir).name}"
-    known = [*TRANSFORMS] if crohme else [*TRANSFORMS, *TYPESET]  # handwriting is not typeset
+    # Handwriting is not typeset, and only handwriting is photographed on paper.
+    known = [*TRANSFORMS, *HANDWRITING_TRANSFORMS] if crohme else [*TRANSFORMS, *TYPESET]
     unknown = sorted(set(transforms or ()) - set(known))
     if unknown:
         raise ValueError(f"unknown transforms {unknown}; known: {', '.join(known)}")
@@ -122,8 +125,9 @@ def condition_images(
             cache_dir=cache_dir() / "renders",
         )
         return [result.image for result in results]
-    number = list(TRANSFORMS).index(name)
-    transform = TRANSFORMS[name]
+    every = TRANSFORMS | HANDWRITING_TRANSFORMS
+    number = list(every).index(name)
+    transform = every[name]
     return [
         None if image is None else transform(image, np.random.default_rng([SEED, number, k]))
         for k, image in enumerate(inputs)

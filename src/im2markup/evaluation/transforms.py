@@ -14,6 +14,8 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
+from im2markup.data.handwriting.photo import Ink, Paper, PhotoOptions, photograph
+
 Transform = Callable[[Image.Image, np.random.Generator], Image.Image]
 
 
@@ -92,6 +94,19 @@ def screenshot(image: Image.Image, rng: np.random.Generator) -> Image.Image:
     return page
 
 
+def on_paper(paper: Paper, ink: Ink) -> Transform:
+    """Handwriting photographed on a sheet (`photo.photograph`): the clean test image is
+    enlarged ×2, back to the scale of the drawings, and put on `paper` in `ink`."""
+
+    def apply(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+        drawing = image.convert("L").resize(
+            (image.width * 2, image.height * 2), Image.Resampling.LANCZOS
+        )
+        return photograph(drawing, rng, PhotoOptions(paper=paper, ink=ink))
+
+    return apply
+
+
 def identity(image: Image.Image, _: np.random.Generator) -> Image.Image:
     return image
 
@@ -110,3 +125,11 @@ TRANSFORMS: dict[str, Transform] = {
     "margins 64 px": margins(64),
     "screenshot": screenshot,
 }
+
+HANDWRITING_TRANSFORMS: dict[str, Transform] = {
+    "photo, plain paper": on_paper("plain", "pen"),
+    "photo, ruled paper": on_paper("ruled", "pen"),
+    "photo, squared paper": on_paper("squared", "pen"),
+    "photo, pencil": on_paper("plain", "pencil"),
+}
+"""Conditions of handwritten test images only: ink on paper as a phone camera sees it."""

@@ -17,6 +17,7 @@ from PIL import Image
 from im2markup.data.dataset import bucket_for
 from im2markup.data.user_images import (
     SCALE_MULTIPLIERS,
+    TRAINING_GLYPH_HEIGHT,
     ImageInputError,
     at_scale,
     load_user_image,
@@ -57,16 +58,24 @@ def prepare_inputs(
     multipliers: tuple[float, ...] = SCALE_MULTIPLIERS,
     heavier_strokes: bool = True,
     clear_grain: bool = True,
+    glyph_height: float = TRAINING_GLYPH_HEIGHT,
+    sheet: bool = False,
 ) -> ModelInputs:
     """Read `source` once and bring it (and a heavier copy, for a large or thin-stroked image)
     to every candidate scale that stays within the pixel limit; raises `ImageInputError` when
-    the image is unusable or no scale fits."""
+    the image is unusable or no scale fits. `glyph_height` is the glyph height of the model's
+    training images (`user_images.glyph_height`), which the image's glyphs are scaled to;
+    `sheet` reads it as writing on paper (`user_images.read_user_image`)."""
     gray = read_user_image(
-        source, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels, clear_grain=clear_grain
+        source,
+        max_bytes=limits.max_bytes,
+        max_pixels=limits.max_pixels,
+        clear_grain=clear_grain,
+        sheet=sheet,
     )
     candidates, refusal = [], None
     for variant in stroke_choices(gray) if heavier_strokes else [gray]:
-        for factor in scale_candidates(variant, multipliers):
+        for factor in scale_candidates(variant, multipliers, glyph_height):
             try:
                 candidates.append(_in_bucket(at_scale(variant, factor, limits.max_pixels)))
             except ImageInputError as error:

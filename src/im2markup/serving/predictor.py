@@ -19,7 +19,13 @@ from PIL import Image
 
 from im2markup.data.detokenizer import detokenize
 from im2markup.data.handwriting.crohme import crohme_mask
-from im2markup.data.user_images import SCALE_MULTIPLIERS, ImageErrorKind, ImageInputError
+from im2markup.data.handwriting.ink_render import INPUT_GLYPH_HEIGHT
+from im2markup.data.user_images import (
+    SCALE_MULTIPLIERS,
+    TRAINING_GLYPH_HEIGHT,
+    ImageErrorKind,
+    ImageInputError,
+)
 from im2markup.data.vocab import Vocab
 from im2markup.model.base import Hypothesis, ImageToMarkupModel
 from im2markup.model.quantize import int8_copy
@@ -85,9 +91,13 @@ class Predictor:
     `(1.0,)` decodes once, at the estimate. An image well above the training scale, or one
     near it with thin strokes, is also read with heavier strokes, at the same scales
     (`data.stroke_weight`), unless `heavier_strokes` is False. Grain on the paper is taken
-    off first (`data.grain`), unless `clear_grain` is False. `own_batches` decodes every image
-    in calls of its own: a model with int8 weights (`model.quantize`) quantizes activations
-    per call, so in a shared batch an image's reading would depend on its neighbours.
+    off first (`data.grain`), unless `clear_grain` is False. `glyph_height` is the height
+    of a glyph in the model's training images, which an image's glyphs are brought to
+    (printed renders by default, `ink_render.INPUT_GLYPH_HEIGHT` for handwriting).
+    `own_batches` decodes every image in calls of its own: a model with int8 weights
+    (`model.quantize`) quantizes activations per call, so in a shared batch an image's reading
+    would depend on its neighbours. `sheet` reads images as writing on paper: light evened
+    out, rules and grids taken off (`data.paper_cleanup`).
     """
 
     def __init__(
@@ -107,6 +117,8 @@ class Predictor:
         heavier_strokes: bool = True,
         clear_grain: bool = True,
         own_batches: bool = False,
+        glyph_height: float = TRAINING_GLYPH_HEIGHT,
+        sheet: bool = False,
     ):
         self.model = model.eval()
         self.vocab = vocab
@@ -122,6 +134,8 @@ class Predictor:
         self.heavier_strokes = heavier_strokes
         self.clear_grain = clear_grain
         self.own_batches = own_batches
+        self.glyph_height = glyph_height
+        self.sheet = sheet
 
     def predict(
         self,
@@ -226,7 +240,13 @@ class Predictor:
 
     def _prepare(self, source: ImageSource) -> ModelInputs:
         return prepare_inputs(
-            source, self.limits, self.scale_multipliers, self.heavier_strokes, self.clear_grain
+            source,
+            self.limits,
+            self.scale_multipliers,
+            self.heavier_strokes,
+            self.clear_grain,
+            self.glyph_height,
+            self.sheet,
         )
 
     def _choose_scales(
@@ -356,8 +376,10 @@ def load_model(
 ) -> Predictor:
     """A `Predictor` for the model directory `path` (the bundled model when `None`).
 
-    `handwritten` picks the bundled handwriting model (when `path` is `None`) and keeps the
-    output to CROHME's symbols, the set it was trained to write.
+    `handwritten` picks the bundled handwriting model (when `path` is `None`), keeps the
+    output to CROHME's symbols, the set it was trained to write, and reads images as
+    handwriting: glyphs brought to the size of the drawn training inks, strokes as they are,
+    paper evened out and its rules taken off.
 
     `threads` sets PyTorch's CPU threads for the whole process: decoding runs many small
     steps, and on a busy machine two threads that wait for each other are many times slower
@@ -375,6 +397,9 @@ def load_model(
     model_dir = Path(path) if path is not None else default_model_dir(handwritten)
     if handwritten:
         kwargs["crohme"] = True
+        kwargs.setdefault("glyph_height", INPUT_GLYPH_HEIGHT)
+        kwargs.setdefault("heavier_strokes", False)
+        kwargs.setdefault("sheet", True)
     resolved = resolve_device(device)
     model, _cfg, vocab = load_model_dir(model_dir, resolved)
     quantized = int8 and resolved.type == "cpu"
