@@ -10,7 +10,7 @@ import pytest
 
 from im2markup.cli.main import main
 from im2markup.data.render import render_formulas
-from im2markup.evaluation.image_metrics import compare_images
+from im2markup.metrics.image_match import compare_images
 
 pytestmark = [pytest.mark.latex, pytest.mark.shared_data]
 

@@ -13,11 +13,11 @@ import torch
 from PIL import Image
 
 from im2markup.data.vocab import Vocab
-from im2markup.evaluation.image_metrics import ink_columns
 from im2markup.evaluation.robustness import TYPESET, run_suite
 from im2markup.evaluation.scoring import RenderOptions
 from im2markup.evaluation.splits import Split, split_from_file
 from im2markup.evaluation.transforms import TRANSFORMS
+from im2markup.metrics.image_match import ink_columns
 from im2markup.model.config import preset
 from im2markup.model.factory import build_model
 from im2markup.model.io import save_model

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from im2markup.evaluation.image_diff import GOLD_ONLY, PRED_ONLY, diff_overlay
-from im2markup.evaluation.image_metrics import (
+from im2markup.metrics.image_match import (
     ImageComparison,
     aggregate,
     compare_images,

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from im2markup.evaluation.metrics import (
+from im2markup.metrics.text import (
     corpus_bleu,
     edit_distance_score,
     token_edit_distance,

@@ -34,9 +34,9 @@ from im2markup.data.pseudo_label_files import (
 )
 from im2markup.data.render import render_formulas
 from im2markup.data.shards import ShardReader
-from im2markup.data.verifier import verify
 from im2markup.data.vocab import Vocab
-from im2markup.evaluation.image_metrics import compare_images
+from im2markup.metrics.image_match import compare_images
+from im2markup.metrics.label_verifier import verify
 from im2markup.model.base import Hypothesis
 from serving_fixtures import save_random_model
 

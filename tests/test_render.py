@@ -22,7 +22,7 @@ from im2markup.data.render import render_formulas
 from im2markup.data.render import renderer as renderer_module
 from im2markup.data.render.compile import compile_batch, run_bounded
 from im2markup.data.render.templates import get_style
-from im2markup.evaluation.image_metrics import compare_images
+from im2markup.metrics.image_match import compare_images
 
 pytestmark = pytest.mark.latex
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from im2markup.evaluation.breakdown import breakdown, length_label
 from im2markup.evaluation.evaluate import compare
-from im2markup.evaluation.metrics import token_edit_distance
 from im2markup.evaluation.report import metrics_table, status, token_diff, write_results
+from im2markup.metrics.text import token_edit_distance
 
 
 def item(index: int, gold: str, pred: str | None, image_match: bool | None) -> dict:

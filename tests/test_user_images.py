@@ -21,7 +21,7 @@ from im2markup.data.user_images import (
     estimate_scale,
     load_user_image,
 )
-from im2markup.evaluation.image_metrics import compare_images
+from im2markup.metrics.image_match import compare_images
 from im2markup.serving.inputs import status_for
 
 pytestmark = pytest.mark.shared_data

@@ -3,7 +3,7 @@ keep a label only when its render shows exactly what the image shows.
 
 The 76,319 unlabeled images are the paper's training formulas rendered in the shared style,
 which our `shared` render style reproduces. An image is decoded greedily; the label is
-normalized, rendered in that style and compared with the image by `verifier.verify`. Images
+normalized, rendered in that style and compared with the image by `label_verifier.verify`. Images
 whose greedy label fails are decoded again with beam search, and the first hypothesis of the
 beam's n-best list that verifies is kept (`beam-k`). The result is a pseudo-label file
 (`pseudo_label_files`).
@@ -41,8 +41,8 @@ from im2markup.data.pseudo_label_files import (
     open_for_append,
 )
 from im2markup.data.render import render_formulas
-from im2markup.data.verifier import verify
 from im2markup.data.vocab import Vocab
+from im2markup.metrics.label_verifier import verify
 from im2markup.model.base import ImageToMarkupModel
 from im2markup.paths import cache_dir, data_dir, shared_data_dir
 

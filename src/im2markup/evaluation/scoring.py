@@ -29,14 +29,14 @@ from im2markup.data.handwriting.crohme import from_normalized
 from im2markup.data.handwriting.crohme_metrics import expression_rates
 from im2markup.data.preprocess import process_rendered
 from im2markup.evaluation.image_diff import diff_overlay
-from im2markup.evaluation.image_metrics import ImageComparison, aggregate, compare_images
-from im2markup.evaluation.metrics import (
+from im2markup.evaluation.splits import Split
+from im2markup.metrics.image_match import ImageComparison, aggregate, compare_images
+from im2markup.metrics.text import (
     corpus_bleu,
     edit_distance_score,
     token_edit_distance,
     token_match_rate,
 )
-from im2markup.evaluation.splits import Split
 from im2markup.paths import cache_dir
 
 CHUNK = 250

@@ -17,7 +17,7 @@ import torch
 
 from im2markup.data.dataset import FormulaDataset, bucket_for, collate
 from im2markup.data.vocab import BOS_ID, EOS_ID, PAD_ID, Vocab
-from im2markup.evaluation.metrics import corpus_bleu, token_match_rate
+from im2markup.metrics.text import corpus_bleu, token_match_rate
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Does a render of a label show exactly what an image shows? The pseudo-label acceptance rule.
 
-The paper's exact match (`evaluation.image_metrics`) forgives differing columns narrower than
+The paper's exact match (`image_match`) forgives differing columns narrower than
 five pixels, which is about one glyph at the downsampled scale: on the validation set it
 accepts most labels with one digit changed or a sub- and superscript swapped
 (`benchmarks/verifier_calibration.py`). A training label must be stricter, so this rule
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from im2markup.evaluation.image_metrics import ImageLike, ink_crop
+from im2markup.metrics.image_match import ImageLike, ink_crop
 
 PATCH = 6
 MAX_SIZE_DIFFERENCE = 2
