@@ -21,7 +21,7 @@ from collections import Counter
 
 import numpy as np
 
-from im2markup.data.normalizer import normalize
+from im2markup.latex.normalizer import normalize
 from im2markup.paths import shared_data_dir
 
 MISS_CLASSES = {

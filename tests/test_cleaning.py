@@ -14,9 +14,9 @@ from im2markup.data.cleaning import (
 )
 from im2markup.data.closeness import closeness, js_divergence, kl_divergence, length_histogram
 from im2markup.data.corpora import CORPORA, im2latex_split
-from im2markup.data.normalizer import normalize
 from im2markup.data.recombine import CLASSES, Recombiner, recombine_pool
 from im2markup.data.shards import formula_key
+from im2markup.latex.normalizer import normalize
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,8 @@ from im2markup.data.handwriting.crohme import (
     to_normalized,
 )
 from im2markup.data.handwriting.crohme_reader import TEST_CAPTIONS, TRAIN_CAPTIONS, read_captions
-from im2markup.data.normalizer import normalize
 from im2markup.data.vocab import EOS_ID, Vocab
+from im2markup.latex.normalizer import normalize
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from im2markup.data.detokenizer import detokenize, join_tokens
-from im2markup.data.normalizer import normalize
+from im2markup.latex.detokenizer import detokenize, join_tokens
+from im2markup.latex.normalizer import normalize
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from im2markup.data.normalizer import normalize, normalize_lines
+from im2markup.latex.normalizer import normalize, normalize_lines
 
 
 def norm(latex: str) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from im2markup.data.normalizer import normalize
+from im2markup.latex.normalizer import normalize
 
 pytestmark = [pytest.mark.latex, pytest.mark.shared_data]
 

@@ -16,7 +16,6 @@ from im2markup.cli.main import main
 from im2markup.data.build import BuildOptions, build
 from im2markup.data.cleaning import exclusions_for, nospace_form
 from im2markup.data.corpora import im2latex_split, tar_images
-from im2markup.data.normalizer import normalize
 from im2markup.data.pseudo_label import (
     Decoder,
     Options,
@@ -35,6 +34,7 @@ from im2markup.data.pseudo_label_files import (
 from im2markup.data.render import render_formulas
 from im2markup.data.shards import ShardReader
 from im2markup.data.vocab import Vocab
+from im2markup.latex.normalizer import normalize
 from im2markup.metrics.image_match import compare_images
 from im2markup.metrics.label_verifier import verify
 from im2markup.model.base import Hypothesis

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from im2markup.data.safety import MAX_FORMULA_CHARS, check_formula
+from im2markup.latex.safety import MAX_FORMULA_CHARS, check_formula
 
 REFUSED = [
     "input", "include", "openin", "openout", "write", "read", "immediate", "catcode", "def",

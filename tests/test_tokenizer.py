@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from im2markup.data.tokenizer import CONTROL_SPACE, SPACE, is_control_word, scan, tokenize
+from im2markup.latex.tokenizer import CONTROL_SPACE, SPACE, is_control_word, scan, tokenize
 
 
 @pytest.mark.parametrize(

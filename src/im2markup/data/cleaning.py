@@ -20,9 +20,9 @@ from pathlib import Path
 
 from im2markup.data.corpora import CORPORA, Corpus, im2latex_split, read_lines
 from im2markup.data.mining import display_formulas, unknown_commands
-from im2markup.data.normalizer import normalize
 from im2markup.data.render.spacing import strip_spacing
 from im2markup.data.shards import formula_key
+from im2markup.latex.normalizer import normalize
 
 WINDOW = (40, 1024)
 """Characters of a raw formula the paper kept (inclusive)."""

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from im2markup.data import macros as macro_tools
-from im2markup.data.known_commands import KNOWN_COMMANDS, KNOWN_ENVIRONMENTS
 from im2markup.data.latex_sources import SourceError, iter_documents
+from im2markup.latex.known_commands import KNOWN_COMMANDS, KNOWN_ENVIRONMENTS
 
 DISPLAY_ENVIRONMENTS = frozenset(
     ("equation", "align", "eqnarray", "gather", "multline", "flalign", "alignat", "displaymath")

@@ -32,7 +32,6 @@ from tqdm import tqdm
 
 from im2markup.data.corpora import IM2LATEX, tar_images
 from im2markup.data.dataset import bucket_for, fit_into
-from im2markup.data.normalizer import normalize
 from im2markup.data.pseudo_label_files import (
     UNLABELED_TARS,
     PseudoLabel,
@@ -42,6 +41,7 @@ from im2markup.data.pseudo_label_files import (
 )
 from im2markup.data.render import render_formulas
 from im2markup.data.vocab import Vocab
+from im2markup.latex.normalizer import normalize
 from im2markup.metrics.label_verifier import verify
 from im2markup.model.base import ImageToMarkupModel
 from im2markup.paths import cache_dir, data_dir, shared_data_dir

@@ -28,10 +28,10 @@ import torch
 from tqdm import tqdm
 
 from im2markup.data.dataset import Bucket, FormulaDataset, SampleKey, bucket_groups, collate
-from im2markup.data.detokenizer import detokenize
 from im2markup.data.shards import ShardReader
 from im2markup.data.vocab import Vocab
 from im2markup.evaluation.model_inputs import SplitInputs
+from im2markup.latex.detokenizer import detokenize
 from im2markup.model.attention_cost import AttentionCost
 from im2markup.model.base import Hypothesis, ImageToMarkupModel
 from im2markup.model.well_formed import first_well_formed

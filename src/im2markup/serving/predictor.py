@@ -17,10 +17,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from im2markup.data.detokenizer import detokenize
 from im2markup.data.handwriting.crohme import crohme_mask
 from im2markup.data.user_images import SCALE_MULTIPLIERS, ImageErrorKind, ImageInputError
 from im2markup.data.vocab import Vocab
+from im2markup.latex.detokenizer import detokenize
 from im2markup.model.base import Hypothesis, ImageToMarkupModel
 from im2markup.model.quantize import int8_copy
 from im2markup.model.well_formed import first_well_formed

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from im2markup.data.detokenizer import detokenize
 from im2markup.data.render import RenderError, render_formulas
 from im2markup.data.vocab import Vocab
+from im2markup.latex.detokenizer import detokenize
 from im2markup.metrics.image_match import ImageComparison, compare_images
 from im2markup.model.base import Hypothesis
 from im2markup.serving.limits import Limits

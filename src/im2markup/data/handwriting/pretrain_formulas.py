@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from im2markup.data import latex_commands as cmd
 from im2markup.data.cleaning import Exclusions, PoolEntry
 from im2markup.data.handwriting.crohme import CROHME_TOKENS, from_normalized, to_normalized
 from im2markup.data.shards import formula_key
+from im2markup.latex import commands as cmd
 
 MAX_TOKENS = 80
 """Longest handwriting form kept (CROHME training captions: 99 at most, 99% within 56)."""

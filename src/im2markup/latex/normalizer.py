@@ -1,6 +1,6 @@
 """LaTeX → the paper's normalized token string (IM2LATEX-100K's `formulas.norm` form).
 
-The formula is parsed to a tree (`latex_tree`) and printed back with one space between tokens:
+The formula is parsed to a tree (`tree`) and printed back with one space between tokens:
 scripts always braced, subscript before superscript, `\\left(` glued to its delimiter, named
 operators as `\\operatorname { s i n }`, `\\text` as `\\mathrm { … }` with spaces as `~`,
 `a \\over b` as `\\frac { a } { b }`, matrices with braced cells and `\\\\` after every row.
@@ -16,9 +16,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TextIO
 
-from im2markup.data import latex_commands as cmd
-from im2markup.data.detokenizer import detokenize
-from im2markup.data.latex_nodes import (
+from im2markup.latex import commands as cmd
+from im2markup.latex.detokenizer import detokenize
+from im2markup.latex.nodes import (
     Atom,
     Command,
     Environment,
@@ -28,9 +28,9 @@ from im2markup.data.latex_nodes import (
     Optional,
     Row,
 )
-from im2markup.data.latex_tree import parse
-from im2markup.data.latex_writer import TokenWriter
-from im2markup.data.tokenizer import CONTROL_SPACE, scan
+from im2markup.latex.tokenizer import CONTROL_SPACE, scan
+from im2markup.latex.tree import parse
+from im2markup.latex.writer import TokenWriter
 
 EMPTY = "empty formula"
 

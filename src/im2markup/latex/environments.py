@@ -1,4 +1,4 @@
-"""Environments: `\\begin{name} … \\end{name}` read as rows of cells (`latex_tree` calls in).
+"""Environments: `\\begin{name} … \\end{name}` read as rows of cells (`tree` calls in).
 
 Matrix variants become `\\left( \\begin{matrix} … \\end{matrix} \\right)`, display-only ones
 (`align`, `eqnarray`, …) their in-formula counterparts, `equation` a group of its body.
@@ -6,10 +6,10 @@ Matrix variants become `\\left( \\begin{matrix} … \\end{matrix} \\right)`, dis
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from im2markup.data import latex_commands as cmd
-from im2markup.data.latex_nodes import (
+from im2markup.latex import commands as cmd
+from im2markup.latex.nodes import (
     Atom,
     Environment,
     Group,
@@ -18,16 +18,31 @@ from im2markup.data.latex_nodes import (
     Node,
     Row,
 )
-from im2markup.data.latex_rewrites import letters, take_leading_rules
-
-if TYPE_CHECKING:
-    from im2markup.data.latex_tree import Parser
+from im2markup.latex.rewrites import letters, take_leading_rules
 
 ROW_BREAKS = frozenset({"\\\\", "\\cr"})
 CELL_STOPS = frozenset({"&", "\\\\", "\\cr", "\\end", "}"})
 
 
-def environment_name(parser: Parser) -> str:
+class TokenParser(Protocol):
+    """What reading an environment needs of `tree.Parser`, which calls in here: a protocol
+    rather than an import, so that the two modules do not import each other."""
+
+    pos: int
+    depth: int
+
+    def peek(self) -> str | None: ...
+
+    def expect(self, token: str, why: str) -> None: ...
+
+    def parse_list(self, stop: frozenset[str], text: bool) -> list[Node]: ...
+
+    def parse_argument(self, name: str, text: bool) -> Node: ...
+
+    def parse_optional(self, text: bool) -> list[Node]: ...
+
+
+def environment_name(parser: TokenParser) -> str:
     """The `{name}` after `\\begin` or `\\end`: letters and `*`."""
     parser.expect("{", "missing environment name")
     name = []
@@ -41,7 +56,7 @@ def environment_name(parser: Parser) -> str:
     return joined
 
 
-def parse_environment(parser: Parser, text: bool) -> Node:
+def parse_environment(parser: TokenParser, text: bool) -> Node:
     """An environment whose `\\begin` was just taken, up to and including its `\\end{…}`."""
     name = environment_name(parser)
     delimiters = cmd.MATRIX_DELIMITERS.get(name)
@@ -66,7 +81,7 @@ def parse_environment(parser: Parser, text: bool) -> Node:
     return LeftRight(delimiters[0], [env], delimiters[1]) if delimiters else env
 
 
-def _parse_rows(parser: Parser, name: str, text: bool) -> list[Row]:
+def _parse_rows(parser: TokenParser, name: str, text: bool) -> list[Row]:
     rows: list[Row] = []
     while True:
         cells = [parser.parse_list(CELL_STOPS, text)]

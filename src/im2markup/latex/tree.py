@@ -1,4 +1,4 @@
-"""A small recursive-descent parser from LaTeX tokens to a formula tree (`latex_nodes`).
+"""A small recursive-descent parser from LaTeX tokens to a formula tree (`nodes`).
 
 The tree keeps what the normalized form needs and nothing more: groups, scripts (with `'`
 primes merged into the superscript), commands with a known number of arguments,
@@ -9,9 +9,9 @@ Malformed input raises `LatexSyntaxError` with a reason; nothing else is raised.
 
 from __future__ import annotations
 
-from im2markup.data import latex_commands as cmd
-from im2markup.data.latex_environments import parse_environment
-from im2markup.data.latex_nodes import (
+from im2markup.latex import commands as cmd
+from im2markup.latex.environments import parse_environment
+from im2markup.latex.nodes import (
     Atom,
     Command,
     Group,
@@ -22,8 +22,8 @@ from im2markup.data.latex_nodes import (
     Script,
     Text,
 )
-from im2markup.data.latex_rewrites import finish_list, letters, read_hskip, spaced_out
-from im2markup.data.tokenizer import CONTROL_SPACE, SPACE
+from im2markup.latex.rewrites import finish_list, letters, read_hskip, spaced_out
+from im2markup.latex.tokenizer import CONTROL_SPACE, SPACE
 
 MAX_DEPTH = 100
 LEFT_RIGHT_STOPS = frozenset({"\\right", "}", "&", "\\end"})

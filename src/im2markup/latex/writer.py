@@ -1,4 +1,4 @@
-"""A formula tree (`latex_tree.parse`) written back out as a list of tokens.
+"""A formula tree (`tree.parse`) written back out as a list of tokens.
 
 The normalizer and the detokenizer write atoms, groups, optional arguments, scripts, text and
 `\\left … \\right` the same way; they differ in how commands and environments are written,
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 
-from im2markup.data.latex_nodes import (
+from im2markup.latex.nodes import (
     Atom,
     Command,
     Environment,

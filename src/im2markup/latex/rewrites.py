@@ -3,9 +3,9 @@ a direct reading of the tokens (`\\rm` scopes, infix fractions, row rules)."""
 
 from __future__ import annotations
 
-from im2markup.data import latex_commands as cmd
-from im2markup.data.latex_nodes import Atom, Command, Group, LatexSyntaxError, Node
-from im2markup.data.tokenizer import SPACE, is_control_word
+from im2markup.latex import commands as cmd
+from im2markup.latex.nodes import Atom, Command, Group, LatexSyntaxError, Node
+from im2markup.latex.tokenizer import SPACE, is_control_word
 
 
 def finish_list(nodes: list[Node]) -> list[Node]:

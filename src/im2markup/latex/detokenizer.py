@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 
-from im2markup.data import latex_commands as cmd
-from im2markup.data.latex_nodes import Atom, Command, Environment, Group, LatexSyntaxError, Node
-from im2markup.data.latex_tree import parse
-from im2markup.data.latex_writer import TokenWriter
-from im2markup.data.tokenizer import CONTROL_SPACE, scan, tokenize
+from im2markup.latex import commands as cmd
+from im2markup.latex.nodes import Atom, Command, Environment, Group, LatexSyntaxError, Node
+from im2markup.latex.tokenizer import CONTROL_SPACE, scan, tokenize
+from im2markup.latex.tree import parse
+from im2markup.latex.writer import TokenWriter
 
 _ENDS_WITH_WORD = re.compile(r"\\[A-Za-z]+$")
 # `\operatorname { s i n }` → `\sin`: the letters each builtin operator is written with.

@@ -1,4 +1,4 @@
-"""The formula tree built by `latex_tree.parse` and printed by the normalizer and detokenizer."""
+"""The formula tree built by `tree.parse` and printed by the normalizer and detokenizer."""
 
 from __future__ import annotations
 
