@@ -3,9 +3,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from im2markup.data import augment
-from im2markup.data.augment import AugmentConfig, Augmenter
-from im2markup.data.dataset import bucket_for
+from im2markup.data.images import augment
+from im2markup.data.images.augment import AugmentConfig, Augmenter
+from im2markup.data.images.buckets import bucket_for
 from shard_fixtures import first_val_samples
 
 pytestmark = pytest.mark.shared_data

@@ -6,15 +6,9 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from im2markup.data.dataset import (
-    PAPER_BUCKETS,
-    BucketBatchSampler,
-    FormulaDataset,
-    SampleKey,
-    bucket_for,
-    bucket_groups,
-    collate,
-)
+from im2markup.data.dataset import BucketBatchSampler, FormulaDataset, SampleKey, collate
+from im2markup.data.images.buckets import bucket_for, bucket_groups
+from im2markup.data.images.preprocess import PAPER_BUCKETS
 from im2markup.data.shards import ShardReader
 from im2markup.data.vocab import BOS_ID, EOS_ID, PAD_ID, Vocab
 from shard_fixtures import first_val_samples, pack

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from im2markup.data.grain import GRAINY_FRACTION, grain_fraction, remove_grain
-from im2markup.data.user_images import read_page, read_user_image
+from im2markup.data.images.grain import GRAINY_FRACTION, grain_fraction, remove_grain
+from im2markup.data.images.user_images import read_page, read_user_image
 from im2markup.evaluation.transforms import TRANSFORMS
 from shard_fixtures import first_val_samples
 

@@ -19,7 +19,7 @@ import torch
 from im2markup.cli.main import main
 from im2markup.data.build import heldout_indices
 from im2markup.data.corpora import im2latex_split
-from im2markup.data.dataset import bucket_for
+from im2markup.data.images.buckets import bucket_for
 from im2markup.data.render import RenderResult, render_formulas
 from im2markup.data.shards import ShardReader
 from im2markup.data.split_writers import write_test, write_val

@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from im2markup.data.user_images import ImageInputError, load_user_image
+from im2markup.data.images.user_images import ImageInputError, load_user_image
 from im2markup.model.well_formed import first_well_formed
 from im2markup.serving.inputs import prepare_inputs
 from im2markup.serving.predictor import FailedPrediction, Prediction, Predictor

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from im2markup.data.preprocess import (
+from im2markup.data.images.preprocess import (
     CODE_BUCKETS,
     PAPER_BUCKETS,
     choose_bucket,

@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from im2markup.data.render import render_formulas
-from im2markup.data.stroke_weight import (
+from im2markup.data.images.stroke_weight import (
     CHOICE_SCALE,
     MIN_SCALE,
     TRAINING_STROKE_RATIO,
@@ -16,7 +15,8 @@ from im2markup.data.stroke_weight import (
     stroke_variants,
     stroke_width,
 )
-from im2markup.data.user_images import estimate_scale, glyph_height, read_user_image
+from im2markup.data.images.user_images import estimate_scale, glyph_height, read_user_image
+from im2markup.data.render import render_formulas
 from im2markup.serving.inputs import prepare_inputs
 from im2markup.serving.limits import Limits
 

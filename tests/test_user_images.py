@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from im2markup.data.preprocess import ink_bbox
-from im2markup.data.user_images import (
+from im2markup.data.images.preprocess import ink_bbox
+from im2markup.data.images.user_images import (
     ImageErrorKind,
     ImageInputError,
     _normalize,

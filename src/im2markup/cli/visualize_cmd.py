@@ -26,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from im2markup.data.user_images import ImageInputError
+    from im2markup.data.images.user_images import ImageInputError
     from im2markup.evaluation.visualize import visualize
 
     try:

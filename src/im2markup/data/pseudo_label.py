@@ -31,7 +31,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from im2markup.data.corpora import IM2LATEX, tar_images
-from im2markup.data.dataset import bucket_for, fit_into
+from im2markup.data.images.buckets import bucket_for, fit_into
 from im2markup.data.pseudo_label_files import (
     UNLABELED_TARS,
     PseudoLabel,

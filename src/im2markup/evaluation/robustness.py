@@ -159,7 +159,7 @@ def _add_attention(
     predictor: Predictor, images: Sequence[Image.Image | None], items: list[dict], files_dir: Path
 ) -> None:
     """Attention strips of the first wrongly read items, shown by their report rows."""
-    from im2markup.data.user_images import ImageInputError
+    from im2markup.data.images.user_images import ImageInputError
     from im2markup.evaluation.visualize import explain, write_visualization
 
     wrong = [item for item in items if item.get("image_match") is False and item["pred"]]

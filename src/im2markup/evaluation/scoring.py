@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from im2markup.data.handwriting.crohme import from_normalized
 from im2markup.data.handwriting.crohme_metrics import expression_rates
-from im2markup.data.preprocess import process_rendered
+from im2markup.data.images.preprocess import process_rendered
 from im2markup.evaluation.image_diff import diff_overlay
 from im2markup.evaluation.splits import Split
 from im2markup.metrics.image_match import ImageComparison, aggregate, compare_images

@@ -27,7 +27,8 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from im2markup.data.dataset import Bucket, FormulaDataset, SampleKey, bucket_groups, collate
+from im2markup.data.dataset import FormulaDataset, SampleKey, collate
+from im2markup.data.images.buckets import Bucket, bucket_groups
 from im2markup.data.shards import ShardReader
 from im2markup.data.vocab import Vocab
 from im2markup.evaluation.model_inputs import SplitInputs

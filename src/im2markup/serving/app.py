@@ -27,8 +27,8 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 
 from im2markup import __version__
+from im2markup.data.images.user_images import ImageInputError
 from im2markup.data.render import RenderError
-from im2markup.data.user_images import ImageInputError
 from im2markup.serving.inputs import status_for
 from im2markup.serving.limits import ServerLimits
 from im2markup.serving.pool import PoolFull, WorkerPool

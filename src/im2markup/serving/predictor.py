@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from im2markup.data.handwriting.crohme import crohme_mask
-from im2markup.data.user_images import SCALE_MULTIPLIERS, ImageErrorKind, ImageInputError
+from im2markup.data.images.user_images import SCALE_MULTIPLIERS, ImageErrorKind, ImageInputError
 from im2markup.data.vocab import Vocab
 from im2markup.latex.detokenizer import detokenize
 from im2markup.model.base import Hypothesis, ImageToMarkupModel
@@ -84,8 +84,8 @@ class Predictor:
     the reading the model scores highest picks the scale the final (beam) decoding uses;
     `(1.0,)` decodes once, at the estimate. An image well above the training scale, or one
     near it with thin strokes, is also read with heavier strokes, at the same scales
-    (`data.stroke_weight`), unless `heavier_strokes` is False. Grain on the paper is taken
-    off first (`data.grain`), unless `clear_grain` is False. `own_batches` decodes every image
+    (`images.stroke_weight`), unless `heavier_strokes` is False. Grain on the paper is taken
+    off first (`images.grain`), unless `clear_grain` is False. `own_batches` decodes every image
     in calls of its own: a model with int8 weights (`model.quantize`) quantizes activations
     per call, so in a shared batch an image's reading would depend on its neighbours.
     """

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from im2markup.data.dataset import FormulaDataset, bucket_for, collate
+from im2markup.data.dataset import FormulaDataset, collate
+from im2markup.data.images.buckets import bucket_for
 from im2markup.data.vocab import BOS_ID, EOS_ID, PAD_ID, Vocab
 from im2markup.metrics.text import corpus_bleu, token_match_rate
 

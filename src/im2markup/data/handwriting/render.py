@@ -19,7 +19,7 @@ import numpy as np
 from im2markup.data.handwriting.distort import RASTER_DPI, Distortion, handwrite
 from im2markup.data.handwriting.fonts import available_fonts
 from im2markup.data.handwriting.template import COMPILER, choose_fonts, hand_switch, preamble
-from im2markup.data.preprocess import process_rendered
+from im2markup.data.images.preprocess import process_rendered
 from im2markup.data.render import RenderError, RenderResult, Style, register_style, render_formulas
 
 TYPESET_STYLE = "handwritten-typeset"

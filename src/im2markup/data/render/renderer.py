@@ -21,7 +21,7 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from im2markup.data.preprocess import downsample, ink_bbox, pad
+from im2markup.data.images.preprocess import downsample, ink_bbox, pad
 from im2markup.data.render.cache import RenderCache
 from im2markup.data.render.checks import MAX_CHARS, precheck
 from im2markup.data.render.compile import (
@@ -111,7 +111,7 @@ def render_formulas(
     """Render every formula; one `RenderResult` per input, in order.
 
     `processed` images are cropped to the ink, padded 8 px and downsampled ×2 (the paper's
-    steps short of bucketing, see `im2markup.data.preprocess`); otherwise the full-resolution
+    steps short of bucketing, see `im2markup.data.images.preprocess`); otherwise the full-resolution
     crop. By default every pixel a glyph touches is black (the bold strokes of the paper's and
     the shared images); `composited=True` keeps the thin anti-aliased strokes. `timeout` bounds
     one formula's TeX or Ghostscript run (a batch gets a little more per formula), `workers`

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFilter
 
-Bucket = tuple[int, int]
+from im2markup.data.images.buckets import Bucket
+from im2markup.data.images.rescale import rescale
+
 MARGIN = 4
 """White border (px) around the ink of a processed image: 8 px before the ×2 downsampling."""
 INK = 128
@@ -51,16 +53,6 @@ def has_ink(image: np.ndarray) -> bool:
 
 def fits(image: np.ndarray, bucket: Bucket) -> bool:
     return image.shape[0] <= bucket[1] and image.shape[1] <= bucket[0]
-
-
-def rescale(image: np.ndarray, scale: float) -> np.ndarray:
-    """Resize by `scale` (Lanczos down, bicubic up), at least 1 px each way."""
-    if abs(scale - 1.0) < 1e-3:
-        return image
-    height, width = image.shape
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    method = Image.Resampling.LANCZOS if scale < 1 else Image.Resampling.BICUBIC
-    return np.asarray(Image.fromarray(image).resize(size, method))
 
 
 def stroke(image: np.ndarray, kind: str) -> np.ndarray:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from im2markup.data.augment import rescale
+from im2markup.data.images.rescale import rescale
 
 # Median stroke width / glyph height of processed paper-style renders (120 validation
 # formulas; 0.146 on 400 shared test images, 0.086 on thin 400 and 600 dpi renders).

@@ -31,9 +31,9 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
-from im2markup.data.grain import remove_grain
-from im2markup.data.preprocess import FACTOR, PAD, ink_bbox, pad
-from im2markup.data.stroke_weight import match_stroke_weight, stroke_variants
+from im2markup.data.images.grain import remove_grain
+from im2markup.data.images.preprocess import FACTOR, PAD, ink_bbox, pad
+from im2markup.data.images.stroke_weight import match_stroke_weight, stroke_variants
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 40_000_000
