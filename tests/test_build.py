@@ -7,9 +7,9 @@ import pytest
 from PIL import Image
 
 from im2markup.cli.main import main
-from im2markup.data.build import BuildOptions, build, heldout_indices
-from im2markup.data.cleaning import loose_key, nospace_form
-from im2markup.data.corpora import im2latex_split, tar_images
+from im2markup.data.corpus.build import BuildOptions, build, heldout_indices
+from im2markup.data.corpus.cleaning import loose_key, nospace_form
+from im2markup.data.corpus.corpora import im2latex_split, tar_images
 from im2markup.data.dataset import BucketBatchSampler, FormulaDataset, collate
 from im2markup.data.shards import ShardReader, formula_key
 from im2markup.data.vocab import Vocab

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from im2markup.data.cleaning import (
+from im2markup.data.corpus.cleaning import (
     Exclusions,
     FormulaList,
     PoolEntry,
@@ -12,9 +12,14 @@ from im2markup.data.cleaning import (
     loose_key,
     nospace_form,
 )
-from im2markup.data.closeness import closeness, js_divergence, kl_divergence, length_histogram
-from im2markup.data.corpora import CORPORA, im2latex_split
-from im2markup.data.recombine import CLASSES, Recombiner, recombine_pool
+from im2markup.data.corpus.closeness import (
+    closeness,
+    js_divergence,
+    kl_divergence,
+    length_histogram,
+)
+from im2markup.data.corpus.corpora import CORPORA, im2latex_split
+from im2markup.data.corpus.recombine import CLASSES, Recombiner, recombine_pool
 from im2markup.data.shards import formula_key
 from im2markup.latex.normalizer import normalize
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from im2markup.cli.main import main
-from im2markup.data.cleaning import Exclusions, PoolEntry
+from im2markup.data.corpus.cleaning import Exclusions, PoolEntry
 from im2markup.data.dataset import FormulaDataset, collate
 from im2markup.data.handwriting.build import (
     HEAVY,

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from im2markup.cli.main import main
-from im2markup.data import latex_sources
-from im2markup.data.mining import (
+from im2markup.data.corpus import sources as latex_sources
+from im2markup.data.corpus.mining import (
     mine_documents,
     mine_sources,
     remove_labels,

@@ -13,23 +13,23 @@ import torch
 from PIL import Image
 
 from im2markup.cli.main import main
-from im2markup.data.build import BuildOptions, build
-from im2markup.data.cleaning import exclusions_for, nospace_form
-from im2markup.data.corpora import im2latex_split, tar_images
-from im2markup.data.pseudo_label import (
-    Decoder,
-    Options,
-    model_input,
-    run_pass,
-    unlabeled_images,
-)
-from im2markup.data.pseudo_label_files import (
+from im2markup.data.corpus.build import BuildOptions, build
+from im2markup.data.corpus.cleaning import exclusions_for, nospace_form
+from im2markup.data.corpus.corpora import im2latex_split, tar_images
+from im2markup.data.corpus.pseudo_label_files import (
     done_images,
     is_pseudo_label_file,
     parse_line,
     pseudo_label_images,
     read_pseudo_labels,
     split_extra,
+)
+from im2markup.data.pseudo_label import (
+    Decoder,
+    Options,
+    model_input,
+    run_pass,
+    unlabeled_images,
 )
 from im2markup.data.render import render_formulas
 from im2markup.data.shards import ShardReader

@@ -187,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "build-handwritten":
         return _build_handwritten(args)
     if args.action == "mine":
-        from im2markup.data.mining import mine_sources
+        from im2markup.data.corpus.mining import mine_sources
 
         report = mine_sources(args.sources, args.output)
         for error in report.errors:
@@ -195,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
         print(report.summary(), file=sys.stderr)
         return 0
     if args.action == "stats":
-        from im2markup.data.closeness import dataset_closeness, format_table
+        from im2markup.data.corpus.closeness import dataset_closeness, format_table
         from im2markup.paths import data_dir
 
         rows = dataset_closeness(args.data or data_dir() / "im2latex-v1", args.shared)
@@ -205,7 +205,7 @@ def run(args: argparse.Namespace) -> int:
         return _pseudo_label(args)
     if args.action in ("pack", "unpack"):
         return _compact(args)
-    from im2markup.data.build import BuildOptions, build, clean
+    from im2markup.data.corpus.build import BuildOptions, build, clean
 
     options = BuildOptions(
         shared=args.shared,

@@ -30,15 +30,15 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from im2markup.data.corpora import IM2LATEX, tar_images
-from im2markup.data.images.buckets import bucket_for, fit_into
-from im2markup.data.pseudo_label_files import (
+from im2markup.data.corpus.corpora import IM2LATEX, tar_images
+from im2markup.data.corpus.pseudo_label_files import (
     UNLABELED_TARS,
     PseudoLabel,
     done_images,
     done_path,
     open_for_append,
 )
+from im2markup.data.images.buckets import bucket_for, fit_into
 from im2markup.data.render import render_formulas
 from im2markup.data.vocab import Vocab
 from im2markup.latex.normalizer import normalize

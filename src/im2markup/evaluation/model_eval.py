@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from im2markup.data.manifest import file_digest
+from im2markup.data.corpus.manifest import file_digest
 from im2markup.evaluation.model_inputs import FORMS, SplitInputs, gold_split, split_inputs
 from im2markup.evaluation.report import FILES_DIR, columns, fmt, metrics_table, write_results
 from im2markup.evaluation.scoring import RenderOptions, score_predictions

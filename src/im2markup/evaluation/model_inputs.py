@@ -28,8 +28,8 @@ from typing import Any
 
 from PIL import Image
 
-from im2markup.data.corpora import im2latex_split, tar_images
-from im2markup.data.manifest import MANIFEST_NAME, load_manifest
+from im2markup.data.corpus.corpora import im2latex_split, tar_images
+from im2markup.data.corpus.manifest import MANIFEST_NAME, load_manifest
 from im2markup.data.shards import ShardReader, ShardWriter
 from im2markup.evaluation.scoring import RenderOptions
 from im2markup.evaluation.splits import Split, load_split
@@ -145,7 +145,7 @@ def from_dataset(split: Split, name: str, form: str, dataset_dir: Path) -> Split
 def _check_same_heldout(dataset_dir: Path, options: dict[str, Any]) -> None:
     """The `val` split is what a default build holds out; a dataset built with another seed or
     size held out other formulas and trained on some of these."""
-    from im2markup.data.build import BuildOptions
+    from im2markup.data.corpus.build import BuildOptions
 
     default = BuildOptions()
     for option in ("seed", "val_size"):

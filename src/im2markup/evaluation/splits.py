@@ -107,7 +107,7 @@ def _test_shared() -> Split:
 
 def _val() -> Split:
     """The validation formulas a dataset built with the default seed holds out of training."""
-    from im2markup.data.build import BuildOptions, heldout_indices
+    from im2markup.data.corpus.build import BuildOptions, heldout_indices
 
     formulas = _formulas("val.formulas.norm.txt")
     options = BuildOptions()

@@ -32,16 +32,16 @@ from pathlib import Path
 
 import numpy as np
 
-from im2markup.data.cleaning import Exclusions
-from im2markup.data.corpora import im2latex_split
+from im2markup.data.corpus.cleaning import Exclusions
+from im2markup.data.corpus.corpora import im2latex_split
+from im2markup.data.corpus.manifest import file_digest, write_manifest
+from im2markup.data.corpus.split_writers import SplitWriter, training_filter
 from im2markup.data.handwriting import pretrain_formulas
 from im2markup.data.handwriting.crohme import NORMALIZED_CROHME_TOKENS, to_normalized
 from im2markup.data.handwriting.crohme_reader import TEST_CAPTIONS, TRAIN_CAPTIONS, read_captions
 from im2markup.data.handwriting.distort import Distortion
 from im2markup.data.handwriting.drawing import SEEDS, Drawer
-from im2markup.data.manifest import file_digest, write_manifest
 from im2markup.data.shards import ShardReader, formula_key
-from im2markup.data.split_writers import SplitWriter, training_filter
 from im2markup.data.vocab import Vocab
 from im2markup.paths import data_dir, shared_data_dir
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from im2markup.data.cleaning import Exclusions, PoolEntry
+from im2markup.data.corpus.cleaning import Exclusions, PoolEntry
 from im2markup.data.handwriting.crohme import CROHME_TOKENS, from_normalized, to_normalized
 from im2markup.data.shards import formula_key
 from im2markup.latex import commands as cmd

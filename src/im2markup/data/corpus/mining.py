@@ -25,8 +25,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from im2markup.data import macros as macro_tools
-from im2markup.data.latex_sources import SourceError, iter_documents
+from im2markup.data.corpus import macros as macro_tools
+from im2markup.data.corpus.sources import SourceError, iter_documents
 from im2markup.latex.known_commands import KNOWN_COMMANDS, KNOWN_ENVIRONMENTS
 
 DISPLAY_ENVIRONMENTS = frozenset(

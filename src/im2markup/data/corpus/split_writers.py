@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from im2markup.data.cleaning import Exclusions, PoolEntry, nospace_form
-from im2markup.data.corpora import Im2latexSplit, tar_images
-from im2markup.data.pseudo_label_files import LabelledImage, is_pseudo_label_source
+from im2markup.data.corpus.cleaning import Exclusions, PoolEntry, nospace_form
+from im2markup.data.corpus.corpora import Im2latexSplit, tar_images
+from im2markup.data.corpus.pseudo_label_files import LabelledImage, is_pseudo_label_source
 from im2markup.data.render import RenderResult
 from im2markup.data.shards import ShardWriter
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from im2markup.data.mining import split_top_level
+from im2markup.data.corpus.mining import split_top_level
 from im2markup.paths import shared_data_dir
 
 IM2LATEX = "im2latex100k"

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from im2markup.data.cleaning import Exclusions, PoolEntry, SourceYield, admit
+from im2markup.data.corpus.cleaning import Exclusions, PoolEntry, SourceYield, admit
 from im2markup.data.shards import formula_key
 
 _GREEK = (

@@ -91,8 +91,8 @@ def format_table(rows: dict[str, dict]) -> str:
 
 def dataset_closeness(directory: Path, root: Path | None = None) -> dict[str, dict]:
     """`closeness` of a built dataset's pool (`pool.tsv`) to its held-out validation formulas."""
-    from im2markup.data.corpora import im2latex_split
-    from im2markup.data.manifest import read_val_indices
+    from im2markup.data.corpus.corpora import im2latex_split
+    from im2markup.data.corpus.manifest import read_val_indices
 
     groups: dict[str, list[str]] = {}
     for line in (directory / "pool.tsv").read_text(encoding="utf-8").splitlines():

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from im2markup.data.cleaning import (
+from im2markup.data.corpus.cleaning import (
     PoolEntry,
     SourceYield,
     collect_pool,
@@ -42,17 +42,17 @@ from im2markup.data.cleaning import (
     exclusions_for,
     yields_table,
 )
-from im2markup.data.closeness import closeness
-from im2markup.data.corpora import CORPORA, IM2LATEX, im2latex_split
-from im2markup.data.manifest import VAL_INDICES_NAME, file_digest, write_manifest
-from im2markup.data.pseudo_label_files import (
+from im2markup.data.corpus.closeness import closeness
+from im2markup.data.corpus.corpora import CORPORA, IM2LATEX, im2latex_split
+from im2markup.data.corpus.manifest import VAL_INDICES_NAME, file_digest, write_manifest
+from im2markup.data.corpus.pseudo_label_files import (
     pseudo_label_images,
     pseudo_label_source,
     split_extra,
 )
-from im2markup.data.recombine import recombine_pool
+from im2markup.data.corpus.recombine import recombine_pool
+from im2markup.data.corpus.split_writers import write_test, write_train, write_val
 from im2markup.data.render import RenderResult, render_formulas
-from im2markup.data.split_writers import write_test, write_train, write_val
 from im2markup.data.vocab import Vocab
 from im2markup.paths import cache_dir, data_dir, shared_data_dir
 

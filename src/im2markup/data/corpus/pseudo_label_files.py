@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from im2markup.data.cleaning import Exclusions, FormulaList, nospace_form
-from im2markup.data.corpora import IM2LATEX, read_lines, tar_images
+from im2markup.data.corpus.cleaning import Exclusions, FormulaList, nospace_form
+from im2markup.data.corpus.corpora import IM2LATEX, read_lines, tar_images
 
 UNLABELED_TARS = tuple(f"images_train_unlabeled_{i}.tar" for i in range(4))
 MAX_LABEL_TOKENS = 150

@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from im2markup.data.corpora import CORPORA, Corpus, im2latex_split, read_lines
-from im2markup.data.mining import display_formulas, unknown_commands
+from im2markup.data.corpus.corpora import CORPORA, Corpus, im2latex_split, read_lines
+from im2markup.data.corpus.mining import display_formulas, unknown_commands
 from im2markup.data.render.spacing import strip_spacing
 from im2markup.data.shards import formula_key
 from im2markup.latex.normalizer import normalize

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from im2markup.data.cleaning import SourceYield, yields_table
+from im2markup.data.corpus.cleaning import SourceYield, yields_table
 
 MANIFEST_NAME = "manifest.json"
 VAL_INDICES_NAME = "val-indices.txt"
