@@ -68,7 +68,7 @@ def agreement(lines: list[str], raw: list[str]) -> None:
 
 
 def render(raw: list[str]) -> None:
-    from im2markup.data.render import render_formulas
+    from im2markup.data.formula_images import render_formulas
     from im2markup.metrics.image_match import compare_images
 
     results = [normalize(formula) for formula in raw]

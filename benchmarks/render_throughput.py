@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from im2markup.data.render import RenderResult, render_formulas
+from im2markup.data.formula_images import render_formulas
+from im2markup.data.render import RenderResult
 from im2markup.metrics.image_match import compare_images, ink_columns
 from im2markup.paths import shared_data_dir
 

@@ -30,7 +30,7 @@ import numpy as np
 from PIL import Image
 
 from im2markup.data.corpus.corpora import im2latex_split, tar_images
-from im2markup.data.render import render_formulas
+from im2markup.data.formula_images import render_formulas
 from im2markup.metrics import label_verifier as verifier
 from im2markup.metrics.image_match import compare_images
 from im2markup.metrics.label_verifier import Verdict, verify

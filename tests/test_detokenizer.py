@@ -78,7 +78,7 @@ def test_compact_form_normalizes_back(im2latex_dir: Path) -> None:
 @pytest.mark.latex
 @pytest.mark.shared_data
 def test_compact_form_renders_identically(im2latex_dir: Path) -> None:
-    from im2markup.data.render import render_formulas
+    from im2markup.data.formula_images import render_formulas
 
     sample = random.Random(0).sample(_shared_normalized(im2latex_dir), 150)
     images = render_formulas(sample + [detokenize(s) for s in sample], style="paper")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from im2markup.cli.main import main
-from im2markup.data.render import render_formulas
+from im2markup.data.formula_images import render_formulas
 from im2markup.metrics.image_match import compare_images
 
 pytestmark = [pytest.mark.latex, pytest.mark.shared_data]

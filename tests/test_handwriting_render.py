@@ -13,12 +13,12 @@ from PIL import Image, ImageOps
 from scipy import ndimage
 from skimage.morphology import skeletonize
 
+from im2markup.data.formula_images import render_formulas
 from im2markup.data.handwriting.crohme import to_normalized
 from im2markup.data.handwriting.crohme_reader import TEST_CAPTIONS, TEST_IMAGES, read_captions
 from im2markup.data.handwriting.distort import RASTER_DPI
 from im2markup.data.handwriting.fonts import available_fonts
 from im2markup.data.handwriting.render import render_handwritten, typeset_style
-from im2markup.data.render import render_formulas
 
 
 def _fonts_installed() -> bool:

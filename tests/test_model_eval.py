@@ -20,8 +20,9 @@ from im2markup.cli.main import main
 from im2markup.data.corpus.build import heldout_indices
 from im2markup.data.corpus.corpora import im2latex_split
 from im2markup.data.corpus.split_writers import write_test, write_val
+from im2markup.data.formula_images import render_formulas
 from im2markup.data.images.buckets import bucket_for
-from im2markup.data.render import RenderResult, render_formulas
+from im2markup.data.render import RenderResult
 from im2markup.data.shards import ShardReader
 from im2markup.evaluation.model_eval import ModelEvalOptions, evaluate_model
 from im2markup.evaluation.scoring import RenderOptions

@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.latex, pytest.mark.shared_data]
 
 
 def _match_rate(raw: list[str]) -> float:
-    from im2markup.data.render import render_formulas
+    from im2markup.data.formula_images import render_formulas
     from im2markup.metrics.image_match import compare_images
 
     normalized = [normalize(formula) for formula in raw]

@@ -24,6 +24,7 @@ from im2markup.data.corpus.pseudo_label_files import (
     read_pseudo_labels,
     split_extra,
 )
+from im2markup.data.formula_images import render_formulas
 from im2markup.data.pseudo_label import (
     Decoder,
     Options,
@@ -31,7 +32,6 @@ from im2markup.data.pseudo_label import (
     run_pass,
     unlabeled_images,
 )
-from im2markup.data.render import render_formulas
 from im2markup.data.shards import ShardReader
 from im2markup.data.vocab import Vocab
 from im2markup.latex.normalizer import normalize

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from im2markup.data.formula_images import render_formulas
 from im2markup.data.images.preprocess import CODE_BUCKETS, pad_to_bucket
-from im2markup.data.render import render_formulas
 from im2markup.data.render import renderer as renderer_module
 from im2markup.data.render.compile import compile_batch, run_bounded
 from im2markup.data.render.templates import get_style

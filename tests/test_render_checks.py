@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from im2markup.data.render import RenderError, render_formulas
+from im2markup.data.formula_images import render_formulas
+from im2markup.data.render import RenderError
 from im2markup.data.render import compile as compile_module
 from im2markup.data.render.checks import precheck
 from im2markup.data.render.spacing import strip_spacing

@@ -1,6 +1,6 @@
 import pytest
 
-from im2markup.data.render import render_formulas
+from im2markup.data.formula_images import render_formulas
 from im2markup.data.render.dimensions import join_dimensions
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from im2markup.data.formula_images import render_formulas
 from im2markup.data.images.stroke_weight import (
     CHOICE_SCALE,
     MIN_SCALE,
@@ -16,7 +17,6 @@ from im2markup.data.images.stroke_weight import (
     stroke_width,
 )
 from im2markup.data.images.user_images import estimate_scale, glyph_height, read_user_image
-from im2markup.data.render import render_formulas
 from im2markup.serving.inputs import prepare_inputs
 from im2markup.serving.limits import Limits
 

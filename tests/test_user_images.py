@@ -209,7 +209,7 @@ def test_light_formula_on_dark_screenshot_is_inverted(formula: Image.Image) -> N
 
 @pytest.mark.latex
 def test_thin_screenshots_at_any_resolution_come_back_alike(im2latex_dir: Path) -> None:
-    from im2markup.data.render import render_formulas
+    from im2markup.data.formula_images import render_formulas
 
     lines = (im2latex_dir / "formulas" / "val.formulas.nospace.txt").read_text().splitlines()
     formulas = lines[:24]

@@ -38,8 +38,8 @@ from im2markup.data.corpus.pseudo_label_files import (
     done_path,
     open_for_append,
 )
+from im2markup.data.formula_images import render_formulas
 from im2markup.data.images.buckets import bucket_for, fit_into
-from im2markup.data.render import render_formulas
 from im2markup.data.vocab import Vocab
 from im2markup.latex.normalizer import normalize
 from im2markup.metrics.label_verifier import verify

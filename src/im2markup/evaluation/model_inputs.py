@@ -177,7 +177,7 @@ def _loader_images(
 ) -> Iterator[tuple[int, Image.Image | bytes | None, str]]:
     """(item, image or PNG bytes or None, why not) for every item of `split`."""
     if form == "paper":
-        from im2markup.data.render import render_formulas
+        from im2markup.data.formula_images import render_formulas
 
         results = render_formulas(
             split.golds, "paper", workers=render.workers, cache_dir=cache_dir() / "renders"

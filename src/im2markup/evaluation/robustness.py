@@ -110,7 +110,7 @@ def condition_images(
     """The images of one condition: a transform of the clean `inputs` (seeded per item) or the
     golds typeset again (`TYPESET`); None where an item has no image."""
     if name in TYPESET:
-        from im2markup.data.render import render_formulas
+        from im2markup.data.formula_images import render_formulas
 
         results = render_formulas(
             split.golds,

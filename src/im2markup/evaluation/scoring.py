@@ -199,7 +199,7 @@ def render_images(formulas: list[str], style: str, workers: int = 2) -> list[Ima
 
 def _render(formulas: list[str], style: str, workers: int, *, processed: bool) -> list:
     """Render with the project's renderer; one result (image or error) per formula, in order."""
-    from im2markup.data.render import render_formulas
+    from im2markup.data.formula_images import render_formulas
 
     if not formulas:
         return []

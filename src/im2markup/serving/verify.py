@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from im2markup.data.render import RenderError, render_formulas
+from im2markup.data.formula_images import render_formulas
+from im2markup.data.render import RenderError
 from im2markup.data.vocab import Vocab
 from im2markup.latex.detokenizer import detokenize
 from im2markup.metrics.image_match import ImageComparison, compare_images

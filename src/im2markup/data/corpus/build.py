@@ -52,7 +52,8 @@ from im2markup.data.corpus.pseudo_label_files import (
 )
 from im2markup.data.corpus.recombine import recombine_pool
 from im2markup.data.corpus.split_writers import write_test, write_train, write_val
-from im2markup.data.render import RenderResult, render_formulas
+from im2markup.data.formula_images import render_formulas
+from im2markup.data.render import RenderResult
 from im2markup.data.vocab import Vocab
 from im2markup.paths import cache_dir, data_dir, shared_data_dir
 
