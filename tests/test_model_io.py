@@ -9,9 +9,15 @@ import pytest
 import torch
 
 from im2markup.data.vocab import Vocab
-from im2markup.model.config import preset
+from im2markup.model.config import DecodeConfig, preset
 from im2markup.model.factory import build_model
-from im2markup.model.io import clean_state_dict, load_model_dir, read_config, save_model
+from im2markup.model.io import (
+    clean_state_dict,
+    load_model_dir,
+    read_config,
+    read_decode_config,
+    save_model,
+)
 from model_samples import load_val_images
 
 VOCAB = Vocab(["x", "=", "{", "}", "^", "2", "\\alpha"])
@@ -106,3 +112,17 @@ def test_bad_directories_fail_with_the_reason(tmp_path: Path) -> None:
     (tmp_path / "model.safetensors").unlink()
     with pytest.raises(FileNotFoundError, match="no weights"):
         load_model_dir(tmp_path)
+
+
+def test_decode_settings_travel_with_the_weights(tmp_path: Path) -> None:
+    model = trained_looking("seq2seq", "standard")
+    save_model(model, preset("tiny"), VOCAB, tmp_path / "with", decode=DecodeConfig(3, 40))
+    save_model(model, preset("tiny"), VOCAB, tmp_path / "without")
+    assert read_decode_config(tmp_path / "with") == DecodeConfig(beam_size=3, max_len=40)
+    assert read_decode_config(tmp_path / "without") == DecodeConfig()
+    config = tmp_path / "with" / "config.json"
+    raw = json.loads(config.read_text())
+    for bad in ({"beam_size": 0}, {"beam": 5}, {"max_len": "long"}, [5]):
+        config.write_text(json.dumps({**raw, "decode": bad}))
+        with pytest.raises(ValueError, match="decode"):
+            read_decode_config(tmp_path / "with")

@@ -17,8 +17,9 @@ from rapidfuzz.distance import Levenshtein
 from im2markup.cli.main import main
 from im2markup.data.handwriting.crohme import NORMALIZED_CROHME_TOKENS, from_normalized
 from im2markup.data.handwriting.crohme_reader import TEST_CAPTIONS, TEST_IMAGES, read_captions
+from im2markup.inference.loading import HANDWRITTEN_MODEL
 from im2markup.paths import models_dir
-from im2markup.serving.predictor import HANDWRITTEN_MODEL, Predictor, load_model
+from im2markup.serving.predictor import Predictor, load_model
 from serving_fixtures import (
     TEST_IMAGE_IDS,
     save_random_model,

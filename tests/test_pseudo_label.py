@@ -25,19 +25,19 @@ from im2markup.data.corpus.pseudo_label_files import (
     split_extra,
 )
 from im2markup.data.formula_images import render_formulas
-from im2markup.data.pseudo_label import (
-    Decoder,
-    Options,
-    model_input,
-    run_pass,
-    unlabeled_images,
-)
 from im2markup.data.shards import ShardReader
 from im2markup.data.vocab import Vocab
 from im2markup.latex.normalizer import normalize
 from im2markup.metrics.image_match import compare_images
 from im2markup.metrics.label_verifier import verify
 from im2markup.model.base import Hypothesis
+from im2markup.pseudo_label.labelling import (
+    Labeller,
+    Options,
+    model_input,
+    run_pass,
+    unlabeled_images,
+)
 from serving_fixtures import save_random_model
 
 # Validation formulas (space-stripped) with near misses: (text replaced, replacement).
@@ -160,7 +160,7 @@ def stub_pass(val_case, tmp_path):
         "images_val/11.png": (normalize(f[11]).text, "greedy"),
     }
     options = Options(render_cache=tmp_path / "renders", progress=False, chunk=4)
-    return Decoder(model, vocab, options), model, names, expected, options
+    return Labeller(model, vocab, options), model, names, expected, options
 
 
 @pytest.mark.latex
@@ -175,7 +175,7 @@ def test_pass_keeps_exactly_the_labels_whose_render_matches(stub_pass, tmp_path)
     assert report.refused == {"render does not match": 1, "does not parse": 1}
     # Beam search only for the four images greedy decoding did not get right.
     assert sum(n for beam, n in model.calls if beam == 1) == 6
-    assert sum(n for beam, n in model.calls if beam == options.beam_size) == 4
+    assert sum(n for beam, n in model.calls if beam == decoder.beam_size) == 4
     done = dict(
         line.split("\t") for line in (tmp_path / "labels.tsv.done").read_text().splitlines()
     )
@@ -217,7 +217,7 @@ def test_pass_reports_an_unreadable_image_and_goes_on(tmp_path) -> None:
             raise AssertionError("nothing to decode")
 
     options = Options(render_cache=tmp_path / "renders", progress=False)
-    decoder = Decoder(NeverCalled(), Vocab([]), options)
+    decoder = Labeller(NeverCalled(), Vocab([]), options)
     out = tmp_path / "labels.tsv"
     report = run_pass(decoder, [("x/1.png", b"not a png"), ("x/2.png", b"")], out, options)
     assert report.images == 2 and report.refused == {"unreadable image": 2}

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from im2markup.inference.defaults import BATCH_SIZE
+
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = sub.add_parser("data", help="mine formulas, clean corpora, build the packed dataset")
@@ -45,8 +47,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--out", type=Path, help="labels TSV, appended to (default <data dir>/pseudo-labels.tsv)"
     )
     pseudo.add_argument("--limit", type=int, help="only the first N images (done ones included)")
-    pseudo.add_argument("--beam", type=int, default=5, help="beam for images greedy fails (5)")
-    pseudo.add_argument("--batch-size", type=int, default=16, help="images decoded at once")
+    pseudo.add_argument("--beam", type=int, help="beam for images greedy fails (the model's, 5)")
+    pseudo.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="images decoded at once")
     pseudo.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     pseudo.add_argument("--threads", type=int, help="PyTorch CPU threads")
     pseudo.add_argument("--workers", type=int, default=2, help="render batches at once")
@@ -163,7 +165,7 @@ def _build_handwritten(args: argparse.Namespace) -> int:
 
 
 def _pseudo_label(args: argparse.Namespace) -> int:
-    from im2markup.data.pseudo_label import Options, pseudo_label
+    from im2markup.pseudo_label.labelling import Options, pseudo_label
 
     options = Options(beam_size=args.beam, batch_size=args.batch_size, workers=args.workers)
     try:

@@ -48,7 +48,7 @@ def run_suite(
     render: RenderOptions | None = None,
     split: Split | None = None,
     transforms: Sequence[str] | None = None,
-    beam_size: int = 5,
+    beam_size: int | None = None,
     device: str = "cpu",
     threads: int | None = None,
 ) -> tuple[str, Path]:
@@ -170,7 +170,12 @@ def _add_attention(
         except ImageInputError:
             continue
         explanation = explain(
-            predictor.model, predictor.vocab, pixels, predictor.beam_size, predictor.allowed_tokens
+            predictor.model,
+            predictor.vocab,
+            pixels,
+            predictor.beam_size,
+            predictor.allowed_tokens,
+            predictor.max_len,
         )
         strip, _ = write_visualization(
             Image.fromarray(pixels), explanation, files_dir, str(item["index"])

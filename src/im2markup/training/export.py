@@ -74,7 +74,7 @@ def export_run(
         "commit": git_commit(),
         "exported": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
-    save_model(model, cfg.model, vocab, out, metadata=metadata, bf16=True)
+    save_model(model, cfg.model, vocab, out, metadata=metadata, bf16=True, decode=cfg.decode)
     (out / CARD).write_text(model_card(out.name, metadata, cfg), encoding="utf-8")
     return out
 

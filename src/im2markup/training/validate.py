@@ -96,7 +96,7 @@ def validate(
     vocab: Vocab,
     device: torch.device,
     autocast: Callable[[], AbstractContextManager],
-    max_len: int,
+    max_len: int | None,
     n_examples: int = 3,
 ) -> ValidationResult:
     """Teacher-forced loss over `loss_batches` and greedy decoding of `match_batches`.

@@ -3,10 +3,11 @@ keep a label only when its render shows exactly what the image shows.
 
 The 76,319 unlabeled images are the paper's training formulas rendered in the shared style,
 which our `shared` render style reproduces. An image is decoded greedily; the label is
-normalized, rendered in that style and compared with the image by `label_verifier.verify`. Images
-whose greedy label fails are decoded again with beam search, and the first hypothesis of the
-beam's n-best list that verifies is kept (`beam-k`). The result is a pseudo-label file
-(`pseudo_label_files`).
+normalized, rendered in that style and compared with the image by
+`metrics.label_verifier.verify`. Images whose greedy label fails are decoded again with beam
+search, and the first hypothesis of the beam's n-best list that verifies is kept (`beam-k`).
+The result is a pseudo-label file (`data.corpus.pseudo_label_files`), which a dataset build
+reads.
 
 A pass over all images takes hours on a CPU, so results are appended chunk by chunk: the
 verified labels to the output file, every image handled (verified or not, with the reason) to
@@ -26,7 +27,6 @@ from pathlib import Path
 from typing import TextIO
 
 import numpy as np
-import torch
 from PIL import Image
 from tqdm import tqdm
 
@@ -41,9 +41,13 @@ from im2markup.data.corpus.pseudo_label_files import (
 from im2markup.data.formula_images import render_formulas
 from im2markup.data.images.buckets import bucket_for, fit_into
 from im2markup.data.vocab import Vocab
+from im2markup.inference.batches import Search, decode_images
+from im2markup.inference.defaults import BATCH_SIZE
+from im2markup.inference.loading import load_for_inference
 from im2markup.latex.normalizer import normalize
 from im2markup.metrics.label_verifier import verify
 from im2markup.model.base import ImageToMarkupModel
+from im2markup.model.config import DecodeConfig
 from im2markup.paths import cache_dir, data_dir, shared_data_dir
 
 CHUNK = 256
@@ -52,10 +56,11 @@ NOT_MATCHING = "render does not match"
 
 @dataclass(frozen=True)
 class Options:
-    """How a pass decodes, renders and reports."""
+    """How a pass decodes (`beam_size` and `max_len` None: those saved with the model),
+    renders and reports."""
 
-    beam_size: int = 5
-    batch_size: int = 16
+    beam_size: int | None = None
+    batch_size: int = BATCH_SIZE
     max_len: int | None = None
     chunk: int = CHUNK
     workers: int = 2
@@ -126,54 +131,55 @@ def default_tars(root: Path | None = None) -> list[Path]:
     return [base / name for name in UNLABELED_TARS]
 
 
-class Decoder:
-    """A model and its vocabulary, decoding batches of equal-size images."""
+class Labeller:
+    """A model and its vocabulary, reading batches of images into hypotheses.
 
-    def __init__(self, model: ImageToMarkupModel, vocab: Vocab, options: Options):
+    The beam width and the longest output are the options', else those saved with the model
+    (`saved`).
+    """
+
+    def __init__(
+        self,
+        model: ImageToMarkupModel,
+        vocab: Vocab,
+        options: Options,
+        saved: DecodeConfig | None = None,
+    ):
+        saved = saved or DecodeConfig()
         self.model = model.eval()
         self.vocab = vocab
         self.options = options
+        self.beam_size = options.beam_size or saved.beam_size
+        self.max_len = saved.max_len if options.max_len is None else options.max_len
         self.device = next(model.parameters()).device
         self.seconds = 0.0
 
     def __call__(self, images: Sequence[_Image], beam_size: int) -> list[list[str]]:
         """Each image's hypotheses as token strings, best first (one for greedy decoding)."""
-        out: list[list[str]] = [[] for _ in images]
-        groups: dict[tuple[int, ...], list[int]] = {}
-        for i, image in enumerate(images):
-            groups.setdefault(image.model_input.shape, []).append(i)
-        start = time.perf_counter()
-        size = self.options.batch_size
-        for members in groups.values():
-            for at in range(0, len(members), size):
-                batch = members[at : at + size]
-                pixels = np.stack([images[i].model_input for i in batch])[:, None]
-                with torch.inference_mode():
-                    hyps = self.model.decode(
-                        torch.from_numpy(pixels).to(self.device),
-                        beam_size=beam_size,
-                        max_len=self.options.max_len,
-                    )
-                for i, hyp in zip(batch, hyps, strict=True):
-                    out[i] = [" ".join(self.vocab.decode(h.token_ids)) for h in hyp.n_best or [hyp]]
-        self.seconds += time.perf_counter() - start
+        search = Search(beam_size, self.max_len)
+        pixels = [image.model_input for image in images]
+        decoded = decode_images(self.model, pixels, self.device, search, self.options.batch_size)
+        out = []
+        for hyp, seconds in decoded:
+            out.append([" ".join(self.vocab.decode(h.token_ids)) for h in hyp.n_best or [hyp]])
+            self.seconds += seconds
         return out
 
 
 def label_chunk(
-    images: Sequence[_Image], decoder: Decoder, options: Options
+    images: Sequence[_Image], labeller: Labeller, options: Options
 ) -> list[tuple[_Image, PseudoLabel | None, str]]:
     """(image, its verified label or None, how or why not) for each image."""
-    greedy = decoder(images, beam_size=1)
+    greedy = labeller(images, beam_size=1)
     first = _check(images, [hyps[:1] for hyps in greedy], options, beam=False)
     results = [
         (image, label, outcome) for image, (label, outcome) in zip(images, first, strict=True)
     ]
     failed = [i for i, (label, _) in enumerate(first) if label is None]
-    if not failed or options.beam_size <= 1:
+    if not failed or labeller.beam_size <= 1:
         return results
     retry = [images[i] for i in failed]
-    beams = decoder(retry, beam_size=options.beam_size)
+    beams = labeller(retry, beam_size=labeller.beam_size)
     for i, (label, outcome) in zip(failed, _check(retry, beams, options, beam=True), strict=True):
         if label is not None:
             results[i] = (images[i], label, outcome)
@@ -221,7 +227,7 @@ def _read(name: str, png: bytes) -> _Image | str:
 
 
 def run_pass(
-    decoder: Decoder,
+    labeller: Labeller,
     images: Iterable[tuple[str, bytes]],
     out: Path,
     options: Options,
@@ -249,18 +255,18 @@ def run_pass(
                 continue
             chunk.append(item)
             if len(chunk) == options.chunk:
-                _finish(chunk, decoder, options, labels, log, report, bar)
+                _finish(chunk, labeller, options, labels, log, report, bar)
                 chunk = []
         if chunk:
-            _finish(chunk, decoder, options, labels, log, report, bar)
-    report.decode_seconds = decoder.seconds
+            _finish(chunk, labeller, options, labels, log, report, bar)
+    report.decode_seconds = labeller.seconds
     report.seconds = time.perf_counter() - start
     return report
 
 
 def _finish(
     chunk: list[_Image],
-    decoder: Decoder,
+    labeller: Labeller,
     options: Options,
     labels: TextIO,
     log: TextIO,
@@ -268,7 +274,7 @@ def _finish(
     bar: tqdm,
 ) -> None:
     """Label one chunk and append its results (labels first, so a kill loses nothing kept)."""
-    results = label_chunk(chunk, decoder, options)
+    results = label_chunk(chunk, labeller, options)
     for _, label, _ in results:
         if label is not None:
             labels.write(label.line())
@@ -298,13 +304,9 @@ def pseudo_label(
 ) -> PassReport:
     """`im2markup data pseudo-label`: one (resumable) pass of `model_dir` over the images
     (the unlabeled training tars by default) into `out` (`<data dir>/pseudo-labels.tsv`)."""
-    from im2markup.model.io import load_model_dir
-    from im2markup.serving.predictor import resolve_device
-
-    if threads is not None:
-        torch.set_num_threads(threads)
     options = options or Options()
-    model, _cfg, vocab = load_model_dir(model_dir, resolve_device(device))
+    loaded = load_for_inference(model_dir, device, threads=threads)
+    labeller = Labeller(loaded.model, loaded.vocab, options, loaded.decode)
     images = unlabeled_images(list(tars) if tars else default_tars())
     target = out if out is not None else data_dir() / "pseudo-labels.tsv"
-    return run_pass(Decoder(model, vocab, options), images, target, options, limit)
+    return run_pass(labeller, images, target, options, limit)
