@@ -11,7 +11,7 @@ from im2markup.data.vocab import Vocab
 from im2markup.model.base import Hypothesis
 from im2markup.serving.inputs import native_image
 from im2markup.serving.limits import Limits
-from im2markup.serving.verify import rerank, score_candidates
+from im2markup.serving.rerank import rerank, score_candidates
 from serving_fixtures import extract_test_images
 
 pytestmark = [pytest.mark.latex, pytest.mark.shared_data]

@@ -33,8 +33,8 @@ from im2markup.serving.inputs import status_for
 from im2markup.serving.limits import ServerLimits
 from im2markup.serving.pool import PoolFull, WorkerPool
 from im2markup.serving.predictor import FailedPrediction, Predictor, load_model
+from im2markup.serving.rerank import render_prediction
 from im2markup.serving.schemas import ErrorBody, Health, ImagePayload, PredictResponse, to_response
-from im2markup.serving.verify import render_prediction
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 ERRORS: dict[int | str, dict[str, Any]] = {

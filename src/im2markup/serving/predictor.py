@@ -29,7 +29,7 @@ from im2markup.model.config import DecodeConfig
 from im2markup.model.well_formed import first_well_formed
 from im2markup.serving.inputs import ImageSource, ModelInputs, describe, prepare_inputs
 from im2markup.serving.limits import Limits
-from im2markup.serving.verify import rerank
+from im2markup.serving.rerank import rerank
 
 log = logging.getLogger(__name__)
 

@@ -2,8 +2,8 @@
 
 The beam's n-best hypotheses often differ in ways the model cannot weigh but a picture can
 (a missing brace, a subscript on the wrong symbol). Each is rendered with the project's
-renderer and compared with the input by the evaluation's image metric, so "matches" here means
-what exact match means in the evaluation.
+renderer and compared with the input by the paper's image match (`metrics.image_match`), so
+"matches" here means what exact match means in the evaluation.
 
 The input's rendering style is unknown (a page typeset at 12 pt, a 10 pt standalone render, a
 screenshot), so every hypothesis is rendered in each of `STYLES` and keeps its closest render.
