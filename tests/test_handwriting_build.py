@@ -11,20 +11,20 @@ import pytest
 import torch
 
 from im2markup.cli.main import main
-from im2markup.data.corpus.cleaning import Exclusions, PoolEntry
-from im2markup.data.dataset import FormulaDataset, collate
-from im2markup.data.handwriting.build import (
+from im2markup.data.corpus.build_handwritten import (
     HEAVY,
     HandwrittenOptions,
     build_handwritten,
     crohme_splits,
     handwritten_vocab,
 )
+from im2markup.data.corpus.cleaning import Exclusions, PoolEntry
+from im2markup.data.corpus.pretrain_formulas import candidate, handwriting_form, rank
+from im2markup.data.dataset import FormulaDataset, collate
 from im2markup.data.handwriting.crohme import NORMALIZED_CROHME_TOKENS, to_normalized
 from im2markup.data.handwriting.crohme_reader import TEST_CAPTIONS, TRAIN_CAPTIONS, read_captions
 from im2markup.data.handwriting.distort import Distortion
 from im2markup.data.handwriting.fonts import available_fonts
-from im2markup.data.handwriting.pretrain_formulas import candidate, handwriting_form, rank
 from im2markup.data.handwriting.render import render_handwritten
 from im2markup.data.shards import ShardReader, formula_key
 from im2markup.data.vocab import UNK_ID, Vocab

@@ -140,7 +140,7 @@ def _styles(text: str) -> dict[str, float]:
 
 
 def _build_handwritten(args: argparse.Namespace) -> int:
-    from im2markup.data.handwriting.build import HandwrittenOptions, build_handwritten
+    from im2markup.data.corpus.build_handwritten import HandwrittenOptions, build_handwritten
 
     try:
         options = HandwrittenOptions(

@@ -32,11 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
+from im2markup.data.corpus import pretrain_formulas
 from im2markup.data.corpus.cleaning import Exclusions
 from im2markup.data.corpus.corpora import im2latex_split
 from im2markup.data.corpus.manifest import file_digest, write_manifest
 from im2markup.data.corpus.split_writers import SplitWriter, training_filter
-from im2markup.data.handwriting import pretrain_formulas
 from im2markup.data.handwriting.crohme import NORMALIZED_CROHME_TOKENS, to_normalized
 from im2markup.data.handwriting.crohme_reader import TEST_CAPTIONS, TRAIN_CAPTIONS, read_captions
 from im2markup.data.handwriting.distort import Distortion
