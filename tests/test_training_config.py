@@ -4,11 +4,12 @@ import pytest
 import torch
 
 from im2markup.model.factory import build_model
+from im2markup.paths import configs_dir
 from im2markup.training.config import ConfigError, ExperimentConfig
-from im2markup.training.config_files import CONFIGS_DIR, load_config, to_toml
+from im2markup.training.config_files import load_config, to_toml
 from im2markup.training.session import resume_conflicts
 
-CONFIG_NAMES = sorted(p.stem for p in CONFIGS_DIR.glob("*.toml"))
+CONFIG_NAMES = sorted(p.stem for p in configs_dir().glob("*.toml"))
 
 
 def n_params(cfg: ExperimentConfig, vocab_size: int = 500) -> float:

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from im2markup.paths import configs_dir
 from im2markup.training.checkpoint import LAST, load_checkpoint
-from im2markup.training.config_files import CONFIGS_DIR
 from im2markup.training.logs import read_metrics
 from im2markup.training.session import train_run
 from training_fixtures import data_overrides, make_dataset
@@ -34,7 +34,7 @@ def data_root(tmp_path_factory: pytest.TempPathFactory, im2latex_dir: Path) -> P
     return make_dataset(tmp_path_factory.mktemp("data"), im2latex_dir, n_train=24, n_val=8)
 
 
-@pytest.mark.parametrize("name", sorted(p.stem for p in CONFIGS_DIR.glob("*.toml")))
+@pytest.mark.parametrize("name", sorted(p.stem for p in configs_dir().glob("*.toml")))
 def test_config_trains_in_bf16_and_validates(
     name: str, data_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
