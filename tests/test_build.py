@@ -7,12 +7,13 @@ import pytest
 from PIL import Image
 
 from im2markup.cli.main import main
-from im2markup.data.corpus.build import BuildOptions, build, heldout_indices
+from im2markup.data.corpus.build import BuildOptions, build, heldout_indices, heldout_lines
 from im2markup.data.corpus.cleaning import loose_key, nospace_form
 from im2markup.data.corpus.corpora import im2latex_split, tar_images
 from im2markup.data.dataset import BucketBatchSampler, FormulaDataset, collate
 from im2markup.data.shards import ShardReader, formula_key
 from im2markup.data.vocab import Vocab
+from im2markup.evaluation.splits import load_split
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.latex]
 
@@ -70,6 +71,22 @@ def test_val_holds_the_fixed_heldout_formulas_in_both_forms(built, shared_dir) -
         assert record.label == expected
     styles = [reader.record(i).style for i in range(len(reader))]
     assert styles.count("shared-image") == 6
+
+
+def test_the_val_split_is_what_the_dataset_recorded(built, shared_dir, tmp_path) -> None:
+    base, _ = built
+    recorded = [int(k) for k in (base / "data" / "val-indices.txt").read_text().split()]
+    assert heldout_lines(base / "data", shared_dir) == recorded and len(recorded) == 6
+    split = load_split("val", base / "data")
+    assert split.names == [f"{k}.png" for k in recorded]
+    val = im2latex_split("val", shared_dir)
+    before_any_build = heldout_lines(tmp_path / "not-built", shared_dir)
+    assert before_any_build == heldout_indices(len(val), 1000, 0)
+    unrecorded = tmp_path / "without-record"
+    unrecorded.mkdir()
+    manifest = {"options": {"seed": 3, "val_size": 1000, "limit": 4}}
+    (unrecorded / "manifest.json").write_text(json.dumps(manifest))
+    assert heldout_lines(unrecorded, shared_dir) == heldout_indices(len(val), 1000, 3)[:4]
 
 
 def test_train_never_holds_a_test_or_heldout_formula(built, shared_dir) -> None:

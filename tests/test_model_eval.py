@@ -210,17 +210,24 @@ def test_an_unreadable_image_is_a_miss_and_its_batch_is_still_decoded(
     assert [k for k in range(N_TEST) if "error" not in entries[f"{k}.png"]] == [0, 1, 3, 4, 6, 7]
 
 
-def test_val_of_a_dataset_that_held_out_other_formulas_is_refused(
-    tmp_path: Path, dataset: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch
+def test_val_is_what_the_dataset_recorded_it_held_out(
+    tmp_path: Path,
+    dataset: Path,
+    model_dir: Path,
+    shared_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     copy = tmp_path / "data" / "im2latex-v1"
     shutil.copytree(dataset, copy)
-    manifest = {"manifest_hash": "0123456789abcdef", "options": {"seed": 3, "val_size": 1000}}
-    (copy / "manifest.json").write_text(json.dumps(manifest))
+    recorded = heldout_indices(len(im2latex_split("val", shared_dir)), 1000, 0)[1:N_VAL]
+    (copy / "val-indices.txt").write_text("".join(f"{k}\n" for k in recorded))
     monkeypatch.setenv("IM2MARKUP_DATA", str(copy.parent))
-    with pytest.raises(ValueError, match="seed 3, not the default 0"):
-        evaluate_model(model_dir, "val", tmp_path / "out", options(limit=N_VAL))
-    evaluate_model(model_dir, "test", tmp_path / "out", options(limit=N_TEST))
+    rows, _ = evaluate_model(model_dir, "val", tmp_path / "out", options(forms=("paper",)))
+    assert [(label, metrics["n"], metrics["n_missing_input"]) for label, metrics in rows] == [
+        ("val", len(recorded), 0)
+    ]
+    entries = read_entries(tmp_path / "out" / "val" / "predictions.jsonl")
+    assert sorted(entries) == sorted(f"{k}.png" for k in recorded)
 
 
 def test_without_a_dataset_the_loader_makes_the_same_inputs(

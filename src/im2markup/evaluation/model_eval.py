@@ -111,7 +111,7 @@ def evaluate_model(
     rows = []
     for form in forms:
         start = time.perf_counter()
-        split = gold_split(split_name, form).head(options.limit)
+        split = gold_split(split_name, form, data_dir() / options.dataset).head(options.limit)
         folder = out_dir / split.name
         inputs = split_inputs(
             split, split_name, form, data_dir() / options.dataset, folder, options.render

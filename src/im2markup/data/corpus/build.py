@@ -44,7 +44,14 @@ from im2markup.data.corpus.cleaning import (
 )
 from im2markup.data.corpus.closeness import closeness
 from im2markup.data.corpus.corpora import CORPORA, IM2LATEX, im2latex_split
-from im2markup.data.corpus.manifest import VAL_INDICES_NAME, file_digest, write_manifest
+from im2markup.data.corpus.manifest import (
+    MANIFEST_NAME,
+    VAL_INDICES_NAME,
+    file_digest,
+    load_manifest,
+    read_val_indices,
+    write_manifest,
+)
 from im2markup.data.corpus.pseudo_label_files import (
     pseudo_label_images,
     pseudo_label_source,
@@ -94,6 +101,28 @@ def heldout_indices(count: int, size: int, seed: int) -> list[int]:
     return sorted(int(k) for k in chosen)
 
 
+def heldout_lines(dataset_dir: Path | None = None, root: Path | None = None) -> list[int]:
+    """The validation lines the dataset at `dataset_dir` (default: a default build's folder)
+    holds out of training, as its build recorded them beside its manifest
+    (`manifest.read_val_indices`), else as its manifest's options choose them; where no
+    dataset was built there, those a default build would hold out. Evaluation's `val` split
+    is these lines, so it never includes a formula the dataset trained on."""
+    default = BuildOptions(shared=root)
+    directory = default.directory if dataset_dir is None else dataset_dir
+    if (directory / VAL_INDICES_NAME).is_file():
+        return read_val_indices(directory)
+    built = load_manifest(directory) if (directory / MANIFEST_NAME).is_file() else {}
+    chosen = {"seed": default.seed, "val_size": default.val_size, "limit": None}
+    chosen |= {k: v for k, v in built.get("options", {}).items() if k in chosen}
+    return _held_out(default.root, chosen["val_size"], chosen["seed"], chosen["limit"])
+
+
+def _held_out(root: Path, val_size: int, seed: int, limit: int | None) -> list[int]:
+    """The lines a build with these options holds out (`limit`: a quick build's first ones)."""
+    held = heldout_indices(len(im2latex_split("val", root)), val_size, seed)
+    return held if limit is None else held[: max(1, limit)]
+
+
 class _Renders:
     """The renderer with this build's cache and settings, in memory-bounded chunks."""
 
@@ -133,10 +162,7 @@ def _pool(
     options: BuildOptions, renders: _Renders | None
 ) -> tuple[list[PoolEntry], dict[str, SourceYield], list[int]]:
     """The checked training pool (recombined up to the target size), its yields, held-out lines."""
-    val_count = len(im2latex_split("val", options.root))
-    held = heldout_indices(val_count, options.val_size, options.seed)
-    if options.limit is not None:
-        held = held[: max(1, options.limit)]
+    held = _held_out(options.root, options.val_size, options.seed, options.limit)
     exclusions = exclusions_for(options.root, set(held))
     raw, pseudo = split_extra(options.extra)
     sources = default_sources(options.root, set(held), raw)
