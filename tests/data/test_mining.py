@@ -15,7 +15,7 @@ from im2markup.data.corpus.mining import (
     unknown_commands,
 )
 
-FIXTURES = Path(__file__).parent / "fixtures" / "mining"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "mining"
 
 
 def key(formula: str) -> str:
