@@ -39,7 +39,6 @@ from im2markup.inference.defaults import BATCH_SIZE
 from im2markup.inference.loading import load_for_inference
 from im2markup.model.base import ImageToMarkupModel
 from im2markup.model.config import ModelConfig
-from im2markup.model.io import WEIGHTS_FILE
 from im2markup.paths import cache_dir, data_dir, git_commit
 
 MODEL_COLUMNS = (
@@ -98,7 +97,7 @@ def evaluate_model(
         max_len=options.max_len if options.max_len is not None else loaded.decode.max_len,
     )
     model, cfg, vocab, int8 = loaded.model, loaded.config, loaded.vocab, loaded.int8
-    digest = file_digest(model_dir / WEIGHTS_FILE)
+    digest = file_digest(loaded.weights_file)
     out_dir = out_dir or default_out_dir(model_dir, split_name, digest, options.beam_size, int8)
     crohme = split_name == "crohme2014"
     allowed = crohme_mask(vocab).to(loaded.device) if crohme else None

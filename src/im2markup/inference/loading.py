@@ -15,7 +15,7 @@ from im2markup.data.vocab import Vocab
 from im2markup.inference.device import resolve_device
 from im2markup.model.base import ImageToMarkupModel
 from im2markup.model.config import DecodeConfig, ModelConfig
-from im2markup.model.io import load_model_dir, read_decode_config
+from im2markup.model.io import WEIGHTS_FILE, load_model_dir, read_decode_config
 from im2markup.model.quantize import int8_copy
 from im2markup.paths import models_dir
 
@@ -39,6 +39,11 @@ class LoadedModel:
     device: torch.device
     directory: Path
     int8: bool = False
+
+    @property
+    def weights_file(self) -> Path:
+        """The weights the model was loaded from (what names it: its digest)."""
+        return self.directory / WEIGHTS_FILE
 
 
 def load_for_inference(
