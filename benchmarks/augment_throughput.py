@@ -24,8 +24,8 @@ from dataclasses import replace
 import numpy as np
 from PIL import Image
 
-from im2markup.data.augment import AugmentConfig, Augmenter
-from im2markup.data.dataset import bucket_for
+from im2markup.data.images.augment import AugmentConfig, Augmenter
+from im2markup.data.images.buckets import bucket_for
 from im2markup.paths import shared_data_dir
 
 EVERY_TRANSFORM = {

@@ -17,8 +17,8 @@ import json
 import numpy as np
 from PIL import Image
 
-from im2markup.data import grain
-from im2markup.data.user_images import read_page
+from im2markup.data.images import grain
+from im2markup.data.images.user_images import read_page
 from im2markup.evaluation.robustness import clean_inputs, condition_images
 from im2markup.evaluation.scoring import RenderOptions
 from im2markup.evaluation.splits import Split, load_split

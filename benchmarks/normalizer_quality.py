@@ -21,7 +21,7 @@ from collections import Counter
 
 import numpy as np
 
-from im2markup.data.normalizer import normalize
+from im2markup.latex.normalizer import normalize
 from im2markup.paths import shared_data_dir
 
 MISS_CLASSES = {
@@ -68,8 +68,8 @@ def agreement(lines: list[str], raw: list[str]) -> None:
 
 
 def render(raw: list[str]) -> None:
-    from im2markup.data.render import render_formulas
-    from im2markup.evaluation.image_metrics import compare_images
+    from im2markup.data.formula_images import render_formulas
+    from im2markup.metrics.image_match import compare_images
 
     results = [normalize(formula) for formula in raw]
     pairs = [(f, r.text) for f, r in zip(raw, results, strict=True) if r.ok]

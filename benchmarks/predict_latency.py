@@ -23,9 +23,10 @@ from pathlib import Path
 
 import torch
 
-from im2markup.data.user_images import SCALE_MULTIPLIERS
+from im2markup.data.images.user_images import SCALE_MULTIPLIERS
+from im2markup.inference.loading import default_model_dir
 from im2markup.paths import shared_data_dir
-from im2markup.serving.predictor import Predictor, default_model_dir, load_model
+from im2markup.serving.predictor import Predictor, load_model
 
 MEDIAN_TOKENS = 53
 TOLERANCE = 3

@@ -25,8 +25,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from im2markup.data.render import RenderResult, render_formulas
-from im2markup.evaluation.image_metrics import compare_images, ink_columns
+from im2markup.data.formula_images import render_formulas
+from im2markup.data.render import RenderResult
+from im2markup.metrics.image_match import compare_images, ink_columns
 from im2markup.paths import shared_data_dir
 
 

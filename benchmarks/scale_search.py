@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from PIL import Image
 
-from im2markup.data.user_images import SCALE_MULTIPLIERS
+from im2markup.data.images.user_images import SCALE_MULTIPLIERS
 from im2markup.evaluation.robustness import clean_inputs, condition_images, read_images
 from im2markup.evaluation.scoring import RenderOptions, score_predictions
 from im2markup.evaluation.splits import Split, load_split

@@ -34,8 +34,9 @@ from PIL import Image
 from im2markup.evaluation.robustness import clean_inputs, condition_images
 from im2markup.evaluation.scoring import RenderOptions
 from im2markup.evaluation.splits import load_split
+from im2markup.inference.loading import default_model_dir
 from im2markup.serving.inputs import prepare_inputs
-from im2markup.serving.predictor import Predictor, default_model_dir, load_model
+from im2markup.serving.predictor import Predictor, load_model
 
 CONDITIONS = ("original", "scale ×1.5", "screenshot", "typeset ×1.2 thin")
 THRESHOLDS = (0.9, 0.95, 0.97, 0.98, 0.99)

@@ -17,7 +17,7 @@ import json
 
 from PIL import Image
 
-from im2markup.data.render import render_formulas
+from im2markup.data.formula_images import render_formulas
 from im2markup.evaluation.robustness import clean_inputs
 from im2markup.evaluation.scoring import RenderOptions
 from im2markup.evaluation.splits import load_split

@@ -5,7 +5,7 @@ log is comparable only with itself. This script puts other models (the bundled o
 run's `best/`) on the same samples: teacher-forced perplexity and token accuracy on one
 subset, greedy exact token match and BLEU on the other, bf16 autocast as in training.
 
-    .venv/bin/python benchmarks/validation_subset.py models/im2tex \
+    .venv/bin/python benchmarks/validation_subset.py src/im2markup/bundled_models/im2tex \
         ~/.cache/im2markup/runs/standard-v3/best --data im2latex-pool \
         --samples 1000 --loss-samples 1000
 """

@@ -1,7 +1,7 @@
 """Calibrate the pseudo-label verifier on the validation set, where the truth is known.
 
 (a) Every space-stripped validation formula is rendered in the `shared` style and checked
-against its shared image (`k.png` of `images_val.tar`) by `im2markup.data.verifier.verify`:
+against its shared image (`k.png` of `images_val.tar`) by `im2markup.metrics.label_verifier.verify`:
 the true label must pass. The paper's exact match is reported beside it.
 
 (b) For `--corrupt` validation formulas whose true label passes, every near miss of
@@ -29,11 +29,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from im2markup.data import verifier
-from im2markup.data.corpora import im2latex_split, tar_images
-from im2markup.data.render import render_formulas
-from im2markup.data.verifier import Verdict, verify
-from im2markup.evaluation.image_metrics import compare_images
+from im2markup.data.corpus.corpora import im2latex_split, tar_images
+from im2markup.data.formula_images import render_formulas
+from im2markup.metrics import label_verifier as verifier
+from im2markup.metrics.image_match import compare_images
+from im2markup.metrics.label_verifier import Verdict, verify
 from im2markup.paths import cache_dir
 from near_misses import CORRUPTIONS
 

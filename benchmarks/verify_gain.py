@@ -1,7 +1,7 @@
 """What render-verified reranking adds: exact match with and without `--verify`, and its cost.
 
 Decodes the first `--n` images of a test split with beam search twice, once keeping the beam's
-best and once reranking the n-best by rendering them (`im2markup.serving.verify`), then scores
+best and once reranking the n-best by rendering them (`im2markup.serving.rerank`), then scores
 both with the evaluation's metrics (image exact match as in the paper, token match, BLEU).
 It also reports how often the "render matches the input" flag is right.
 
@@ -18,7 +18,7 @@ import time
 from im2markup.evaluation.scoring import RenderOptions, score_predictions
 from im2markup.evaluation.splits import load_split
 from im2markup.serving.predictor import FailedPrediction, Predictor, load_model
-from im2markup.serving.verify import STYLES
+from im2markup.serving.rerank import STYLES
 
 
 def run_mode(predictor: Predictor, images: list, beam: int, verify: bool) -> tuple[list, float]:

@@ -20,11 +20,11 @@ import time
 
 from PIL import Image
 
-from im2markup.data.render import render_formulas
+from im2markup.data.formula_images import render_formulas
 from im2markup.paths import shared_data_dir
 from im2markup.serving.inputs import native_image
 from im2markup.serving.limits import Limits
-from im2markup.serving.verify import STYLES, score_candidates
+from im2markup.serving.rerank import STYLES, score_candidates
 
 
 def altered(formula: str) -> list[str]:

@@ -23,10 +23,10 @@ import uvicorn
 from PIL import Image
 
 from im2markup.data.vocab import Vocab
+from im2markup.inference.loading import default_model_dir
 from im2markup.model.config import preset
 from im2markup.model.factory import build_model
 from im2markup.model.io import save_model
-from im2markup.serving.predictor import default_model_dir
 
 TEST_IMAGE_IDS = (0, 1, 3, 5, 9)
 

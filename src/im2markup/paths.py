@@ -1,13 +1,15 @@
 """Where the project finds its inputs and puts what it generates.
 
 Every location can be overridden with an environment variable so that scripts, tests
-and CI can point the code elsewhere without editing it.
+and CI can point the code elsewhere without editing it. The experiment configs and the
+bundled models are package data: an installed wheel carries them as a checkout does.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+from importlib import resources
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -49,9 +51,26 @@ def runs_dir() -> Path:
 
 
 def models_dir() -> Path:
-    """Committed model weights (`IM2MARKUP_MODELS`, else `<repo>/models`)."""
+    """The bundled model directories (`IM2MARKUP_MODELS`, else the package's
+    `bundled_models`)."""
     env = os.environ.get("IM2MARKUP_MODELS")
-    return Path(env) if env else REPO_ROOT / "models"
+    return Path(env) if env else _package_folder("bundled_models")
+
+
+def configs_dir() -> Path:
+    """The experiment configs `im2markup train` finds by name (`IM2MARKUP_CONFIGS`, else the
+    package's `configs`)."""
+    env = os.environ.get("IM2MARKUP_CONFIGS")
+    return Path(env) if env else _package_folder("configs")
+
+
+def _package_folder(name: str) -> Path:
+    """A folder of package data, on disk: the weights are read from files, so a package
+    imported from a zip archive needs the environment override."""
+    folder = resources.files("im2markup") / name
+    if not isinstance(folder, Path):
+        raise FileNotFoundError(f"package data {name!r} is not a folder on disk ({folder})")
+    return folder
 
 
 def git_commit() -> str | None:

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from im2markup.inference.defaults import BATCH_SIZE
+
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = sub.add_parser("data", help="mine formulas, clean corpora, build the packed dataset")
@@ -45,8 +47,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--out", type=Path, help="labels TSV, appended to (default <data dir>/pseudo-labels.tsv)"
     )
     pseudo.add_argument("--limit", type=int, help="only the first N images (done ones included)")
-    pseudo.add_argument("--beam", type=int, default=5, help="beam for images greedy fails (5)")
-    pseudo.add_argument("--batch-size", type=int, default=16, help="images decoded at once")
+    pseudo.add_argument("--beam", type=int, help="beam for images greedy fails (the model's, 5)")
+    pseudo.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="images decoded at once")
     pseudo.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     pseudo.add_argument("--threads", type=int, help="PyTorch CPU threads")
     pseudo.add_argument("--workers", type=int, default=2, help="render batches at once")
@@ -169,8 +171,8 @@ def _styles(text: str) -> dict[str, float]:
 
 
 def _build_ink(args: argparse.Namespace) -> int:
-    from im2markup.data.handwriting.ink_build import InkOptions, build_ink
-    from im2markup.serving.predictor import default_model_dir
+    from im2markup.data.corpus.build_ink import InkOptions, build_ink
+    from im2markup.inference.loading import default_model_dir
 
     try:
         options = InkOptions(
@@ -195,8 +197,8 @@ def _build_ink(args: argparse.Namespace) -> int:
 
 
 def _build_glyphs(args: argparse.Namespace) -> int:
-    from im2markup.data.handwriting.glyph_build import GlyphOptions, build_glyphs
-    from im2markup.serving.predictor import default_model_dir
+    from im2markup.data.corpus.build_glyphs import GlyphOptions, build_glyphs
+    from im2markup.inference.loading import default_model_dir
 
     try:
         options = GlyphOptions(
@@ -221,7 +223,7 @@ def _build_glyphs(args: argparse.Namespace) -> int:
 
 
 def _build_handwritten(args: argparse.Namespace) -> int:
-    from im2markup.data.handwriting.build import HandwrittenOptions, build_handwritten
+    from im2markup.data.corpus.build_handwritten import HandwrittenOptions, build_handwritten
 
     if args.glyphs is not None:
         return _build_glyphs(args)
@@ -250,7 +252,7 @@ def _build_handwritten(args: argparse.Namespace) -> int:
 
 
 def _pseudo_label(args: argparse.Namespace) -> int:
-    from im2markup.data.pseudo_label import Options, pseudo_label
+    from im2markup.pseudo_label.labelling import Options, pseudo_label
 
     options = Options(beam_size=args.beam, batch_size=args.batch_size, workers=args.workers)
     try:
@@ -274,7 +276,7 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "build-handwritten":
         return _build_handwritten(args)
     if args.action == "mine":
-        from im2markup.data.mining import mine_sources
+        from im2markup.data.corpus.mining import mine_sources
 
         report = mine_sources(args.sources, args.output)
         for error in report.errors:
@@ -282,7 +284,7 @@ def run(args: argparse.Namespace) -> int:
         print(report.summary(), file=sys.stderr)
         return 0
     if args.action == "stats":
-        from im2markup.data.closeness import dataset_closeness, format_table
+        from im2markup.data.corpus.closeness import dataset_closeness, format_table
         from im2markup.paths import data_dir
 
         rows = dataset_closeness(args.data or data_dir() / "im2latex-v1", args.shared)
@@ -292,7 +294,7 @@ def run(args: argparse.Namespace) -> int:
         return _pseudo_label(args)
     if args.action in ("pack", "unpack"):
         return _compact(args)
-    from im2markup.data.build import BuildOptions, build, clean
+    from im2markup.data.corpus.build import BuildOptions, build, clean
 
     options = BuildOptions(
         shared=args.shared,

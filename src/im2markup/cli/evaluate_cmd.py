@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from im2markup.cli.arguments import positive_int
+from im2markup.inference.defaults import BATCH_SIZE
 
 if TYPE_CHECKING:
     from im2markup.evaluation.scoring import RenderOptions
@@ -67,9 +68,15 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     parser.add_argument("--limit", type=positive_int, help="first N items of the split only")
     decoding = parser.add_argument_group("decoding with --model")
-    decoding.add_argument("--beam", type=positive_int, default=5, help="beam size (1 = greedy)")
     decoding.add_argument(
-        "--batch-size", type=positive_int, default=16, metavar="N", help="images decoded together"
+        "--beam", type=positive_int, help="beam size (1 = greedy; default: the model's, 5)"
+    )
+    decoding.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=BATCH_SIZE,
+        metavar="N",
+        help="images decoded together",
     )
     decoding.add_argument(
         "--threads", type=positive_int, default=1, metavar="N", help="PyTorch CPU threads"

@@ -34,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from im2markup.data.normalizer import normalize_stream
+    from im2markup.latex.normalizer import normalize_stream
 
     try:
         opened = _open_input(args.file)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from im2markup.cli.arguments import positive_int
+from im2markup.inference.defaults import BATCH_SIZE
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -27,7 +28,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help='print JSON lines {"image", "latex", "tokens", "score", "seconds"} '
         '(+ "verified" with --verify, "error" for an image that could not be read)',
     )
-    parser.add_argument("--beam", type=positive_int, default=5, metavar="N", help="beam size")
+    parser.add_argument(
+        "--beam", type=positive_int, metavar="N", help="beam size (default: the model's, 5)"
+    )
     parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
     parser.add_argument("--model", metavar="DIR", help="model directory (default: bundled)")
     parser.add_argument(
@@ -58,7 +61,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="handwritten formulas: the bundled handwriting model (or --model), CROHME's symbols",
     )
     parser.add_argument(
-        "--batch-size", type=positive_int, default=16, metavar="N", help="images decoded together"
+        "--batch-size",
+        type=positive_int,
+        default=BATCH_SIZE,
+        metavar="N",
+        help="images decoded together",
     )
     parser.add_argument(
         "--threads",

@@ -42,7 +42,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from im2markup.data.render import RenderError, render_file
+    from im2markup.data.formula_images import render_file
+    from im2markup.data.render import RenderError
 
     try:
         summary = render_file(

@@ -8,11 +8,11 @@ from pathlib import Path
 
 EPILOG = """examples:
   im2markup train small --run small-1
-  im2markup train configs/standard.toml --run std --set train.lr=0.05 --background
+  im2markup train my_config.toml --run std --set train.lr=0.05 --background
   im2markup train --resume small-1 --set train.max_steps=30000
   im2markup train --status
-  im2markup train --export small-1 --out models/default
-  im2markup train --export small-1 --average small-2 --out models/default
+  im2markup train --export small-1 --out src/im2markup/bundled_models/default
+  im2markup train --export small-1 --average small-2 --out src/im2markup/bundled_models/default
   torchrun --nproc-per-node 2 -m im2markup.cli.main train small --name ddp-1
 """
 
@@ -27,7 +27,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "config", nargs="?", help="config file, or a name in configs/ (e.g. small, standard)"
+        "config",
+        nargs="?",
+        help="config file, or the name of a bundled config (e.g. small, standard; "
+        "IM2MARKUP_CONFIGS names another folder of them)",
     )
     parser.add_argument(
         "--run",

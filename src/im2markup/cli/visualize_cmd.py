@@ -20,13 +20,13 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("image", type=Path, metavar="IMAGE")
     parser.add_argument("--model", type=Path, metavar="DIR", help="model folder (default: bundled)")
     parser.add_argument("--out", type=Path, metavar="DIR", help="output folder")
-    parser.add_argument("--beam", type=int, default=5, help="beam size (default 5)")
+    parser.add_argument("--beam", type=int, help="beam size (default: the model's, 5)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    from im2markup.data.user_images import ImageInputError
+    from im2markup.data.images.user_images import ImageInputError
     from im2markup.evaluation.visualize import visualize
 
     try:

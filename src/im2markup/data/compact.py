@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from im2markup.data.manifest import MANIFEST_NAME
+from im2markup.data.corpus.manifest import MANIFEST_NAME
 from im2markup.data.shards import ShardReader, ShardWriter
 
 LEVELS = 16

@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 from rapidfuzz.distance import Levenshtein
 
-from im2markup.evaluation.image_metrics import ImageLike, ink_columns, top_aligned
+from im2markup.metrics.image_match import ImageLike, ink_columns, top_aligned
 
 WHITE = (255, 255, 255)
 BOTH = (0, 0, 0)

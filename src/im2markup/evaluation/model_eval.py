@@ -18,22 +18,25 @@ from __future__ import annotations
 import shlex
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
 
-from im2markup.data.manifest import file_digest
+from im2markup.data.corpus.manifest import file_digest
+from im2markup.data.handwriting.crohme import crohme_mask
 from im2markup.evaluation.model_inputs import FORMS, SplitInputs, gold_split, split_inputs
 from im2markup.evaluation.report import FILES_DIR, columns, fmt, metrics_table, write_results
 from im2markup.evaluation.scoring import RenderOptions, score_predictions
 from im2markup.evaluation.split_decoding import (
-    DecodeRequest,
     DecodeSettings,
     PredictionLog,
     attention_cost,
     decode_pending,
 )
+from im2markup.inference.batches import Search
+from im2markup.inference.defaults import BATCH_SIZE
+from im2markup.inference.loading import load_for_inference
 from im2markup.model.base import ImageToMarkupModel
 from im2markup.model.config import ModelConfig
 from im2markup.paths import cache_dir, data_dir, git_commit
@@ -47,14 +50,14 @@ MODEL_COLUMNS = (
 
 @dataclass(frozen=True)
 class ModelEvalOptions:
-    """How to evaluate: decoding (`beam_size` 1 = greedy, `batch_size`, `max_len` None = the
-    model's, `threads` None = PyTorch's default, `device`, `int8` weights (`model.quantize`) on a
-    CPU as `im2markup predict` decodes by default), which items (`limit` first ones,
-    `forms` of the split, None = all), where the inputs come from (`dataset` under the data
-    folder) and how scoring renders (`images` False = text metrics only)."""
+    """How to evaluate: decoding (`beam_size` 1 = greedy and `max_len`, None = those saved with
+    the model; `batch_size`, `threads` None = PyTorch's default, `device`, `int8` weights
+    (`model.quantize`) on a CPU as `im2markup predict` decodes by default), which items (`limit`
+    first ones, `forms` of the split, None = all), where the inputs come from (`dataset` under
+    the data folder) and how scoring renders (`images` False = text metrics only)."""
 
-    beam_size: int = 5
-    batch_size: int = 16
+    beam_size: int | None = None
+    batch_size: int = BATCH_SIZE
     max_len: int | None = None
     threads: int | None = 1
     device: str = "cpu"
@@ -75,38 +78,30 @@ def evaluate_model(
     """Evaluate the model in `model_dir` on every form of `split_name`; returns one
     (row label, metrics) per form and the output folder (default under
     `<cache>/evaluations`, named after split, model, weights digest and beam)."""
-    from im2markup.data.handwriting.crohme import crohme_mask
-    from im2markup.model.io import WEIGHTS_FILE, load_model_dir
-    from im2markup.model.quantize import int8_copy
-    from im2markup.serving.predictor import resolve_device
-
     options = options or ModelEvalOptions()
     model_dir = Path(model_dir)
     if split_name not in FORMS:
         raise ValueError(f"unknown split {split_name!r}; choose one of {', '.join(FORMS)}")
     forms = options.forms or FORMS[split_name]
-    if options.beam_size < 1 or options.batch_size < 1:
+    if (options.beam_size is not None and options.beam_size < 1) or options.batch_size < 1:
         raise ValueError("beam size and batch size must be at least 1")
-    if options.threads is not None:
-        torch.set_num_threads(options.threads)
     try:
-        device = resolve_device(options.device)
+        loaded = load_for_inference(
+            model_dir, options.device, threads=options.threads, int8=options.int8
+        )
     except RuntimeError as error:  # CUDA asked for and absent: the caller's mistake
         raise ValueError(str(error)) from None
-    model, cfg, vocab = load_model_dir(model_dir, device)
-    int8 = options.int8 and device.type == "cpu"
-    if int8:
-        model = int8_copy(model)
-    digest = file_digest(model_dir / WEIGHTS_FILE)
+    options = replace(
+        options,
+        beam_size=options.beam_size or loaded.decode.beam_size,
+        max_len=options.max_len if options.max_len is not None else loaded.decode.max_len,
+    )
+    model, cfg, vocab, int8 = loaded.model, loaded.config, loaded.vocab, loaded.int8
+    digest = file_digest(loaded.weights_file)
     out_dir = out_dir or default_out_dir(model_dir, split_name, digest, options.beam_size, int8)
     crohme = split_name == "crohme2014"
-    request = DecodeRequest(
-        options.beam_size,
-        options.max_len,
-        options.batch_size,
-        device,
-        crohme_mask(vocab).to(device) if crohme else None,
-    )
+    allowed = crohme_mask(vocab).to(loaded.device) if crohme else None
+    search = Search(options.beam_size, options.max_len, allowed_tokens=allowed)
     context = {
         "model": model_summary(model_dir, model, cfg, len(vocab), digest),
         "command": command_line(model_dir, split_name, out_dir, options),
@@ -115,7 +110,7 @@ def evaluate_model(
     rows = []
     for form in forms:
         start = time.perf_counter()
-        split = gold_split(split_name, form).head(options.limit)
+        split = gold_split(split_name, form, data_dir() / options.dataset).head(options.limit)
         folder = out_dir / split.name
         inputs = split_inputs(
             split, split_name, form, data_dir() / options.dataset, folder, options.render
@@ -130,7 +125,9 @@ def evaluate_model(
             int8=int8,
         )
         log = PredictionLog(folder, settings)
-        decoded_now = decode_pending(model, vocab, inputs, log, request, options.render.progress)
+        decoded_now = decode_pending(
+            loaded, inputs, log, search, options.batch_size, options.render.progress
+        )
         metrics, items = _score(inputs, log, folder, options, decoded_now)
         metrics |= context | {"seconds": round(time.perf_counter() - start, 1)}
         _write(folder, metrics, items, inputs, log)

@@ -24,12 +24,11 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePath
-from typing import Any
 
 from PIL import Image
 
-from im2markup.data.corpora import im2latex_split, tar_images
-from im2markup.data.manifest import MANIFEST_NAME, load_manifest
+from im2markup.data.corpus.corpora import im2latex_split, tar_images
+from im2markup.data.corpus.manifest import MANIFEST_NAME, load_manifest
 from im2markup.data.shards import ShardReader, ShardWriter
 from im2markup.evaluation.scoring import RenderOptions
 from im2markup.evaluation.splits import Split, load_split
@@ -73,18 +72,19 @@ class SplitInputs:
             return image.convert("L")
 
 
-def gold_split(name: str, form: str) -> Split:
-    """The gold side of `name` in `form` (see the module docstring)."""
+def gold_split(name: str, form: str, dataset_dir: Path | None = None) -> Split:
+    """The gold side of `name` in `form` (see the module docstring); `val` is what the dataset
+    at `dataset_dir` holds out (`splits.load_split`)."""
     if name not in FORMS:
         raise ValueError(f"unknown split {name!r}; choose one of {', '.join(FORMS)}")
     if form not in FORMS[name]:
         raise ValueError(f"split {name} has no form {form!r}; its forms: {', '.join(FORMS[name])}")
     if name == "val" and form == "shared":
-        val = load_split("val")
+        val = load_split("val", dataset_dir)
         nospace = im2latex_split("val").nospace
         golds = [nospace[_line(item)] for item in val.names]
         return Split("val-shared", golds, val.names, "shared", val.input_image)
-    return load_split(name)
+    return load_split(name, dataset_dir)
 
 
 def split_inputs(
@@ -109,8 +109,6 @@ def from_dataset(split: Split, name: str, form: str, dataset_dir: Path) -> Split
     that is an error, not a miss.
     """
     manifest = load_manifest(dataset_dir) if (dataset_dir / MANIFEST_NAME).is_file() else {}
-    if name == "val":
-        _check_same_heldout(dataset_dir, manifest.get("options", {}))
     reader = ShardReader(dataset_dir / _DATASET_SPLIT[name])
     wanted = {reader.style_names.index(s) for s in _STYLE_NAMES[form] if s in reader.style_names}
     by_ref = {
@@ -142,20 +140,6 @@ def from_dataset(split: Split, name: str, form: str, dataset_dir: Path) -> Split
     return SplitInputs(split, reader, samples, missing, str(reader.directory), manifest_hash)
 
 
-def _check_same_heldout(dataset_dir: Path, options: dict[str, Any]) -> None:
-    """The `val` split is what a default build holds out; a dataset built with another seed or
-    size held out other formulas and trained on some of these."""
-    from im2markup.data.build import BuildOptions
-
-    default = BuildOptions()
-    for option in ("seed", "val_size"):
-        if options.get(option, getattr(default, option)) != getattr(default, option):
-            raise ValueError(
-                f"{dataset_dir} was built with {option} {options[option]}, not the default "
-                f"{getattr(default, option)}: it trained on part of the val split"
-            )
-
-
 def from_loader(
     split: Split, name: str, form: str, directory: Path, render: RenderOptions
 ) -> SplitInputs:
@@ -177,7 +161,7 @@ def _loader_images(
 ) -> Iterator[tuple[int, Image.Image | bytes | None, str]]:
     """(item, image or PNG bytes or None, why not) for every item of `split`."""
     if form == "paper":
-        from im2markup.data.render import render_formulas
+        from im2markup.data.formula_images import render_formulas
 
         results = render_formulas(
             split.golds, "paper", workers=render.workers, cache_dir=cache_dir() / "renders"

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
-from im2markup.data.normalizer import normalize
-from im2markup.data.tokenizer import tokenize
+from im2markup.latex.normalizer import normalize
+from im2markup.latex.tokenizer import tokenize
 
 
 @dataclass

@@ -48,7 +48,7 @@ def run_suite(
     render: RenderOptions | None = None,
     split: Split | None = None,
     transforms: Sequence[str] | None = None,
-    beam_size: int = 5,
+    beam_size: int | None = None,
     device: str = "cpu",
     threads: int | None = None,
 ) -> tuple[str, Path]:
@@ -113,7 +113,7 @@ def condition_images(
     """The images of one condition: a transform of the clean `inputs` (seeded per item) or the
     golds typeset again (`TYPESET`); None where an item has no image."""
     if name in TYPESET:
-        from im2markup.data.render import render_formulas
+        from im2markup.data.formula_images import render_formulas
 
         results = render_formulas(
             split.golds,
@@ -163,7 +163,7 @@ def _add_attention(
     predictor: Predictor, images: Sequence[Image.Image | None], items: list[dict], files_dir: Path
 ) -> None:
     """Attention strips of the first wrongly read items, shown by their report rows."""
-    from im2markup.data.user_images import ImageInputError
+    from im2markup.data.images.user_images import ImageInputError
     from im2markup.evaluation.visualize import explain, write_visualization
 
     wrong = [item for item in items if item.get("image_match") is False and item["pred"]]
@@ -174,7 +174,12 @@ def _add_attention(
         except ImageInputError:
             continue
         explanation = explain(
-            predictor.model, predictor.vocab, pixels, predictor.beam_size, predictor.allowed_tokens
+            predictor.model,
+            predictor.vocab,
+            pixels,
+            predictor.beam_size,
+            predictor.allowed_tokens,
+            predictor.max_len,
         )
         strip, _ = write_visualization(
             Image.fromarray(pixels), explanation, files_dir, str(item["index"])

@@ -27,16 +27,16 @@ from tqdm import tqdm
 
 from im2markup.data.handwriting.crohme import from_normalized
 from im2markup.data.handwriting.crohme_metrics import expression_rates
-from im2markup.data.preprocess import process_rendered
+from im2markup.data.images.preprocess import process_rendered
 from im2markup.evaluation.image_diff import diff_overlay
-from im2markup.evaluation.image_metrics import ImageComparison, aggregate, compare_images
-from im2markup.evaluation.metrics import (
+from im2markup.evaluation.splits import Split
+from im2markup.metrics.image_match import ImageComparison, aggregate, compare_images
+from im2markup.metrics.text import (
     corpus_bleu,
     edit_distance_score,
     token_edit_distance,
     token_match_rate,
 )
-from im2markup.evaluation.splits import Split
 from im2markup.paths import cache_dir
 
 CHUNK = 250
@@ -199,7 +199,7 @@ def render_images(formulas: list[str], style: str, workers: int = 2) -> list[Ima
 
 def _render(formulas: list[str], style: str, workers: int, *, processed: bool) -> list:
     """Render with the project's renderer; one result (image or error) per formula, in order."""
-    from im2markup.data.render import render_formulas
+    from im2markup.data.formula_images import render_formulas
 
     if not formulas:
         return []

@@ -19,7 +19,6 @@ by `FormulaDataset` and `collate`, exactly as training and validation read them.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,11 +26,14 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from im2markup.data.dataset import Bucket, FormulaDataset, SampleKey, bucket_groups, collate
-from im2markup.data.detokenizer import detokenize
+from im2markup.data.dataset import FormulaDataset, SampleKey, collate
+from im2markup.data.images.buckets import Bucket, bucket_groups
 from im2markup.data.shards import ShardReader
 from im2markup.data.vocab import Vocab
 from im2markup.evaluation.model_inputs import SplitInputs
+from im2markup.inference.batches import Search, decode_batch
+from im2markup.inference.loading import LoadedModel
+from im2markup.latex.detokenizer import detokenize
 from im2markup.model.attention_cost import AttentionCost
 from im2markup.model.base import Hypothesis, ImageToMarkupModel
 from im2markup.model.well_formed import first_well_formed
@@ -113,28 +115,18 @@ class PredictionLog:
             self.entries.setdefault(entry["image"], entry)
 
 
-@dataclass(frozen=True)
-class DecodeRequest:
-    """How to decode: beam width (1 = greedy), length limit (None = the model's), batch size,
-    device, and an optional mask of the tokens the decoder may write."""
-
-    beam_size: int
-    max_len: int | None
-    batch_size: int
-    device: torch.device
-    allowed_tokens: torch.Tensor | None = None
-
-
 def decode_pending(
-    model: ImageToMarkupModel,
-    vocab: Vocab,
+    loaded: LoadedModel,
     inputs: SplitInputs,
     log: PredictionLog,
-    request: DecodeRequest,
+    search: Search,
+    batch_size: int,
     progress: bool = True,
 ) -> int:
-    """Decode every item of `inputs` not yet in `log`, appending batch by batch; returns how
-    many images were decoded now. An item without a readable image is logged with the reason."""
+    """Decode every item of `inputs` not yet in `log` with `loaded`, `batch_size` images at a
+    time, appending batch by batch; returns how many images were decoded now. An item without
+    a readable image is logged with the reason."""
+    vocab = loaded.vocab
     names = inputs.split.names
     pending = [k for k, name in enumerate(names) if name not in log.entries]
     log.append(
@@ -148,10 +140,10 @@ def decode_pending(
     if not present or inputs.reader is None:
         return 0
     dataset = FormulaDataset(inputs.reader, vocab)
-    cells = _CellCounter(model, request.device)
+    cells = _CellCounter(loaded.model, loaded.device)
     decoded = 0
     bar = tqdm(total=len(present), unit="image", desc=inputs.split.name, disable=not progress)
-    for bucket, members in _batches(inputs.reader, inputs.samples, present, request.batch_size):
+    for bucket, members in _batches(inputs.reader, inputs.samples, present, batch_size):
         entries, ready = [], []
         for k in members:
             try:
@@ -159,16 +151,9 @@ def decode_pending(
             except (OSError, ValueError) as error:
                 entries.append(_failed(names[k], f"unreadable input image: {error}"))
         if ready:
-            images = collate([item for _, item in ready])["images"].to(request.device)
-            start = time.perf_counter()
-            with torch.inference_mode():
-                hypotheses = model.decode(
-                    images,
-                    beam_size=request.beam_size,
-                    max_len=request.max_len,
-                    allowed_tokens=request.allowed_tokens,
-                )
-            share = (time.perf_counter() - start) / len(ready)
+            images = collate([item for _, item in ready])["images"]
+            hypotheses, seconds = decode_batch(loaded.model, images, loaded.device, search)
+            share = seconds / len(ready)
             per_step = cells(tuple(images.shape[-2:]))
             for (k, _), hyp in zip(ready, hypotheses, strict=True):
                 chosen = first_well_formed(hyp, vocab)

@@ -5,9 +5,10 @@
   split's images).
 * `test-shared` — the same formulas in their space-stripped form, which is what the shared test
   images show, rendered in the `shared` template; inputs are the shared images.
-* `val` — the 1,000 validation formulas `im2markup data build` holds out (its seeded rule, so
-  the split exists before any build), normalized, rendered in the paper's template; items are
-  named after their line in the validation file (`k.png`, as the shared validation images).
+* `val` — the validation formulas a built dataset holds out, as its build recorded them beside
+  its manifest (before any build, the 1,000 a default build would hold out), normalized,
+  rendered in the paper's template; items are named after their line in the validation file
+  (`k.png`, as the shared validation images).
 * `crohme2014` — the 986 CROHME 2014 test captions in the normalized token form, with the test
   bitmaps made model-ready (inverted, cropped, padded, halved); gold rendered in the paper's
   template. It keeps the CROHME captions too, so scoring adds CROHME's expression rates and
@@ -63,12 +64,13 @@ class Split:
         )
 
 
-def load_split(name: str) -> Split:
-    """The named split (one of `SPLITS`)."""
+def load_split(name: str, dataset_dir: Path | None = None) -> Split:
+    """The named split (one of `SPLITS`); `val` holds the lines the dataset at `dataset_dir`
+    (default: the default build's) holds out."""
     loaders = {
         "test": _test,
         "test-shared": _test_shared,
-        "val": _val,
+        "val": lambda: _val(dataset_dir),
         "crohme2014": _crohme2014,
     }
     if name not in loaders:
@@ -105,13 +107,12 @@ def _test_shared() -> Split:
     return Split("test-shared", golds, names, "shared", lambda k: archive.get(names[k]))
 
 
-def _val() -> Split:
-    """The validation formulas a dataset built with the default seed holds out of training."""
-    from im2markup.data.build import BuildOptions, heldout_indices
+def _val(dataset_dir: Path | None) -> Split:
+    """The validation formulas the dataset holds out of training (`build.heldout_lines`)."""
+    from im2markup.data.corpus.build import heldout_lines
 
     formulas = _formulas("val.formulas.norm.txt")
-    options = BuildOptions()
-    held = heldout_indices(len(formulas), options.val_size, options.seed)
+    held = heldout_lines(dataset_dir)
     golds = [formulas[k] for k in held]
     return Split("val", golds, [f"{k}.png" for k in held], "paper", _no_images)
 

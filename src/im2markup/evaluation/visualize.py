@@ -16,7 +16,9 @@ from im2markup.evaluation.attention_viz import (
     coarse_boxes,
     selected_coarse_cells,
 )
+from im2markup.inference.batches import Search, decode_batch
 from im2markup.model.base import ImageToMarkupModel
+from im2markup.model.config import DecodeConfig
 from im2markup.model.well_formed import first_well_formed
 from im2markup.paths import cache_dir
 
@@ -42,18 +44,17 @@ def explain(
     model: ImageToMarkupModel,
     vocab: Vocab,
     pixels: np.ndarray,
-    beam_size: int = 5,
+    beam_size: int = DecodeConfig.beam_size,
     allowed_tokens: torch.Tensor | None = None,
+    max_len: int | None = None,
 ) -> Explanation:
     """Decode one model-ready image (`uint8` H×W; model in eval mode), keeping attention
     (only `allowed_tokens`, when given, and the first well-formed n-best entry, as the
     predictor decodes)."""
     device = next(model.parameters()).device
-    batch = torch.tensor(np.asarray(pixels, dtype=np.uint8)[None, None], device=device)
-    with torch.inference_mode():
-        (hyp,) = model.decode(
-            batch, beam_size=beam_size, keep_attention=True, allowed_tokens=allowed_tokens
-        )
+    batch = torch.tensor(np.asarray(pixels, dtype=np.uint8)[None, None])
+    search = Search(beam_size, max_len, keep_attention=True, allowed_tokens=allowed_tokens)
+    (hyp,), _ = decode_batch(model, batch, device, search)
     hyp = first_well_formed(hyp, vocab)
     if hyp.attention is None:
         raise ValueError(f"{type(model).__name__} keeps no attention to show (e.g. a CTC model)")
@@ -102,7 +103,7 @@ def visualize(
     model_dir: Path | None = None,
     out_dir: Path | None = None,
     *,
-    beam_size: int = 5,
+    beam_size: int | None = None,
     device: str = "cpu",
 ) -> Visualization:
     """Read `image_path` as `im2markup predict` does (at the scale it chooses) and write its
@@ -114,7 +115,10 @@ def visualize(
 
     predictor = load_model(model_dir, device)
     pixels = predictor.model_input(image_path)
-    explanation = explain(predictor.model, predictor.vocab, pixels, beam_size)
+    beam_size = beam_size or predictor.beam_size
+    explanation = explain(
+        predictor.model, predictor.vocab, pixels, beam_size, max_len=predictor.max_len
+    )
     out_dir = out_dir or cache_dir() / "visualize"
     strip, page = write_visualization(
         Image.fromarray(pixels), explanation, out_dir, Path(image_path).stem

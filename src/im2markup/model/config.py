@@ -1,8 +1,10 @@
-"""Architecture settings of every model, as one frozen, serializable dataclass.
+"""Architecture settings of every model, and how its outputs are searched for, as frozen,
+serializable dataclasses.
 
-The configuration travels with the weights (`io.py`), so a model can always be rebuilt
-from its directory alone; unknown or mistyped keys raise instead of being ignored, which
-keeps old or hand-edited configurations from silently building a different network.
+Both travel with the weights (`io.py`), so a model can always be rebuilt, and decoded as its
+run validated it, from its directory alone; unknown or mistyped keys raise instead of being
+ignored, which keeps old or hand-edited configurations from silently building a different
+network.
 """
 
 from __future__ import annotations
@@ -141,3 +143,37 @@ def preset(name: str, **overrides: Any) -> ModelConfig:
     if name not in PRESETS:
         raise ValueError(f"unknown model preset {name!r}; valid: {sorted(PRESETS)}")
     return ModelConfig.from_dict({**PRESETS[name], **overrides})
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    """Search settings: beam width (1 = greedy) and the longest output (`None`: the model's
+    `ModelConfig.max_len`).
+
+    A training run's `[decode]` table; its model directories keep it (`io.save_model`), and
+    inference decodes with it unless told otherwise. A directory without one decodes with
+    these defaults.
+    """
+
+    beam_size: int = 5
+    max_len: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.beam_size < 1:
+            raise ValueError(f"beam_size must be at least 1, got {self.beam_size!r}")
+        if self.max_len is not None and self.max_len < 1:
+            raise ValueError(f"max_len must be at least 1, got {self.max_len!r}")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DecodeConfig:
+        """Build from a dictionary, rejecting unknown keys and values of the wrong type."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown decode config keys {unknown}; valid keys: {sorted(known)}")
+        for key, value in data.items():
+            if not (isinstance(value, int) and not isinstance(value, bool)) and not (
+                key == "max_len" and value is None
+            ):
+                raise ValueError(f"decode config key {key!r} expects an integer, got {value!r}")
+        return cls(**data)

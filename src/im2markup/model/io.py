@@ -1,12 +1,15 @@
 """Model weights on disk: `model.safetensors` plus `config.json`, loadable in one call.
 
-`config.json` holds the model configuration, the vocabulary (all ids, specials included)
-and free metadata, so a directory is self-contained. Safetensors stores raw tensors only,
+`config.json` holds the model configuration, the vocabulary (all ids, specials included),
+the decode settings the model is meant to be searched with (optional: directories written
+before they travelled with the weights decode with `DecodeConfig`'s defaults) and free
+metadata, so a directory is self-contained. Safetensors stores raw tensors only,
 so loading a model directory never runs code from it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -19,7 +22,7 @@ from torch import Tensor, nn
 
 from im2markup.data.vocab import Vocab
 from im2markup.model.base import ImageToMarkupModel
-from im2markup.model.config import ModelConfig
+from im2markup.model.config import DecodeConfig, ModelConfig
 from im2markup.model.factory import build_model
 
 FORMAT_VERSION = 1
@@ -45,8 +48,10 @@ def save_model(
     directory: str | Path,
     metadata: dict[str, Any] | None = None,
     bf16: bool = False,
+    decode: DecodeConfig | None = None,
 ) -> Path:
-    """Write weights (optionally as bfloat16, half the size) and config into `directory`.
+    """Write weights (optionally as bfloat16, half the size) and config into `directory`,
+    with the `decode` settings when given.
 
     Each file is written to a temporary name and renamed, so a reader never sees half a file.
     """
@@ -65,6 +70,8 @@ def save_model(
         "dtype": "bfloat16" if bf16 else "float32",
         "metadata": metadata or {},
     }
+    if decode is not None:
+        config["decode"] = dataclasses.asdict(decode)
     weights_tmp = directory / f"{WEIGHTS_FILE}.tmp"
     save_file(state, str(weights_tmp), metadata={"format_version": str(FORMAT_VERSION)})
     os.replace(weights_tmp, directory / WEIGHTS_FILE)
@@ -74,8 +81,8 @@ def save_model(
     return directory
 
 
-def read_config(directory: str | Path) -> tuple[ModelConfig, Vocab, dict[str, Any]]:
-    """The model config, vocabulary and metadata of a model directory (no weights read)."""
+def _read_config_file(directory: str | Path) -> tuple[Path, dict[str, Any]]:
+    """`config.json` of a model directory, checked to be one of this format."""
     path = Path(directory) / CONFIG_FILE
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
@@ -88,6 +95,12 @@ def read_config(directory: str | Path) -> tuple[ModelConfig, Vocab, dict[str, An
     version = config.get("format_version")
     if version != FORMAT_VERSION:
         raise ValueError(f"{path}: unsupported format_version {version!r}, not {FORMAT_VERSION}")
+    return path, config
+
+
+def read_config(directory: str | Path) -> tuple[ModelConfig, Vocab, dict[str, Any]]:
+    """The model config, vocabulary and metadata of a model directory (no weights read)."""
+    path, config = _read_config_file(directory)
     tokens = config["vocab"]
     if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
         raise ValueError(f"{path}: 'vocab' must be a list of strings")
@@ -99,6 +112,18 @@ def read_config(directory: str | Path) -> tuple[ModelConfig, Vocab, dict[str, An
     if not isinstance(metadata, dict):
         raise ValueError(f"{path}: 'metadata' must be an object")
     return cfg, Vocab(tokens), metadata
+
+
+def read_decode_config(directory: str | Path) -> DecodeConfig:
+    """The decode settings saved with a model directory (the defaults when it has none)."""
+    path, config = _read_config_file(directory)
+    decode = config.get("decode", {})
+    if not isinstance(decode, dict):
+        raise ValueError(f"{path}: 'decode' must be an object")
+    try:
+        return DecodeConfig.from_dict(decode)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{path}: bad decode config: {error}") from None
 
 
 def load_model_dir(

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from im2markup.data.detokenizer import detokenize
 from im2markup.data.render.checks import precheck
 from im2markup.data.vocab import Vocab
+from im2markup.latex.detokenizer import detokenize
 from im2markup.model.base import Hypothesis
 
 

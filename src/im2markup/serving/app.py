@@ -27,14 +27,14 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 
 from im2markup import __version__
+from im2markup.data.images.user_images import ImageInputError
 from im2markup.data.render import RenderError
-from im2markup.data.user_images import ImageInputError
 from im2markup.serving.inputs import status_for
 from im2markup.serving.limits import ServerLimits
 from im2markup.serving.pool import PoolFull, WorkerPool
-from im2markup.serving.predictor import DEFAULT_BEAM, FailedPrediction, Predictor, load_model
+from im2markup.serving.predictor import FailedPrediction, Predictor, load_model
+from im2markup.serving.rerank import render_prediction
 from im2markup.serving.schemas import ErrorBody, Health, ImagePayload, PredictResponse, to_response
-from im2markup.serving.verify import render_prediction
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -127,7 +127,9 @@ def create_app(
     )
     async def predict(
         request: Request,
-        beam: Annotated[int, Query(ge=1, le=20, description="beam size")] = DEFAULT_BEAM,
+        beam: Annotated[
+            int | None, Query(ge=1, le=20, description="beam size (default: the model's)")
+        ] = None,
         attention: Annotated[bool, Query(description="add per-token attention maps")] = False,
         render: Annotated[bool, Query(description="add a render of the prediction")] = False,
         verify: Annotated[bool, Query(description="rerank the beam by rendering")] = False,
@@ -163,7 +165,7 @@ def create_app(
 
 
 def _predict(
-    predictor: Predictor, upload: Upload, options: tuple[int, bool, bool, bool]
+    predictor: Predictor, upload: Upload, options: tuple[int | None, bool, bool, bool]
 ) -> PredictResponse:
     """The blocking part of a request, run on a pool thread."""
     beam, attention, render, verify = options

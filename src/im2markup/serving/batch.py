@@ -17,7 +17,7 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-from im2markup.data.user_images import SCALE_MULTIPLIERS
+from im2markup.data.images.user_images import SCALE_MULTIPLIERS
 from im2markup.serving.inputs import ImageSource
 from im2markup.serving.predictor import FailedPrediction, Predictor, Result, load_model
 

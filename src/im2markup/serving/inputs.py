@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from im2markup.data.dataset import bucket_for
-from im2markup.data.user_images import (
+from im2markup.data.images.buckets import bucket_for
+from im2markup.data.images.user_images import (
     SCALE_MULTIPLIERS,
     TRAINING_GLYPH_HEIGHT,
     ImageInputError,

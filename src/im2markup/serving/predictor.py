@@ -17,27 +17,27 @@ import numpy as np
 import torch
 from PIL import Image
 
-from im2markup.data.detokenizer import detokenize
 from im2markup.data.handwriting.crohme import crohme_mask
 from im2markup.data.handwriting.ink_render import INPUT_GLYPH_HEIGHT
-from im2markup.data.user_images import (
+from im2markup.data.images.user_images import (
     SCALE_MULTIPLIERS,
     TRAINING_GLYPH_HEIGHT,
     ImageErrorKind,
     ImageInputError,
 )
 from im2markup.data.vocab import Vocab
+from im2markup.inference.batches import Search, decode_images
+from im2markup.inference.defaults import BATCH_SIZE
+from im2markup.inference.loading import default_model_dir, load_for_inference
+from im2markup.latex.detokenizer import detokenize
 from im2markup.model.base import Hypothesis, ImageToMarkupModel
-from im2markup.model.quantize import int8_copy
+from im2markup.model.config import DecodeConfig
 from im2markup.model.well_formed import first_well_formed
 from im2markup.serving.inputs import ImageSource, ModelInputs, describe, prepare_inputs
 from im2markup.serving.limits import Limits
-from im2markup.serving.verify import rerank
+from im2markup.serving.rerank import rerank
 
 log = logging.getLogger(__name__)
-
-DEFAULT_BEAM = 5
-DEFAULT_BATCH = 16
 
 
 @dataclass(frozen=True)
@@ -90,14 +90,14 @@ class Predictor:
     the reading the model scores highest picks the scale the final (beam) decoding uses;
     `(1.0,)` decodes once, at the estimate. An image well above the training scale, or one
     near it with thin strokes, is also read with heavier strokes, at the same scales
-    (`data.stroke_weight`), unless `heavier_strokes` is False. Grain on the paper is taken
-    off first (`data.grain`), unless `clear_grain` is False. `glyph_height` is the height
+    (`images.stroke_weight`), unless `heavier_strokes` is False. Grain on the paper is taken
+    off first (`images.grain`), unless `clear_grain` is False. `glyph_height` is the height
     of a glyph in the model's training images, which an image's glyphs are brought to
     (printed renders by default, `ink_render.INPUT_GLYPH_HEIGHT` for handwriting).
     `own_batches` decodes every image in calls of its own: a model with int8 weights
     (`model.quantize`) quantizes activations per call, so in a shared batch an image's reading
     would depend on its neighbours. `sheet` reads images as writing on paper: light evened
-    out, rules and grids taken off (`data.paper_cleanup`).
+    out, rules and grids taken off (`images.paper_cleanup`).
     """
 
     def __init__(
@@ -106,9 +106,9 @@ class Predictor:
         vocab: Vocab,
         device: torch.device | str = "cpu",
         *,
-        beam_size: int = DEFAULT_BEAM,
+        beam_size: int = DecodeConfig.beam_size,
         max_len: int | None = None,
-        batch_size: int = DEFAULT_BATCH,
+        batch_size: int = BATCH_SIZE,
         limits: Limits | None = None,
         verify_styles: tuple[str, ...] | None = None,
         name: str = "model",
@@ -279,28 +279,14 @@ class Predictor:
         """Decode `(image index, candidate)` inputs, those of one size together, at most
         `batch_size` at a time (and one image's alone with `own_batches`); each adds its share
         of its batch's time to its image's."""
-        by_shape: dict[tuple[int, ...], list[tuple[tuple[int, int], np.ndarray]]] = {}
-        for key, pixels in items:
-            group = (*pixels.shape, key[0] if self.own_batches else -1)
-            by_shape.setdefault(group, []).append((key, pixels))
+        search = Search(beam_size, self.max_len, attention, self.allowed_tokens)
+        apart = [key[0] for key, _ in items] if self.own_batches else None
+        images = [pixels for _, pixels in items]
         decoded: dict[tuple[int, int], Hypothesis] = {}
-        for group in by_shape.values():
-            for at in range(0, len(group), self.batch_size):
-                part = group[at : at + self.batch_size]
-                start = time.perf_counter()
-                batch = torch.from_numpy(np.stack([pixels for _, pixels in part])[:, None])
-                with torch.inference_mode():
-                    hypotheses = self.model.decode(
-                        batch.to(self.device),
-                        beam_size=beam_size,
-                        max_len=self.max_len,
-                        keep_attention=attention,
-                        allowed_tokens=self.allowed_tokens,
-                    )
-                share = (time.perf_counter() - start) / len(part)
-                for (key, _), hyp in zip(part, hypotheses, strict=True):
-                    decoded[key] = hyp
-                    seconds[key[0]] += share
+        results = decode_images(self.model, images, self.device, search, self.batch_size, apart)
+        for (key, _), (hyp, share) in zip(items, results, strict=True):
+            decoded[key] = hyp
+            seconds[key[0]] += share
         return decoded
 
     def _prediction(
@@ -326,45 +312,6 @@ class Predictor:
         )
 
 
-def resolve_device(device: str) -> torch.device:
-    """`auto` picks CUDA when present; asking for CUDA without it is an error, not a fallback."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    resolved = torch.device(device)
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was asked for but PyTorch sees no CUDA device")
-    return resolved
-
-
-HANDWRITTEN_MODEL = "im2tex-handwritten"
-
-
-def default_model_dir(handwritten: bool = False) -> Path:
-    """The bundled model: `models/im2tex-handwritten` for handwriting; for printed formulas the
-    only other directory under `models/` with weights (or the one named `default` when there
-    are several)."""
-    from im2markup.paths import models_dir
-
-    root = models_dir()
-    if handwritten:
-        directory = root / HANDWRITTEN_MODEL
-        if not (directory / "model.safetensors").is_file():
-            raise FileNotFoundError(f"no bundled handwriting model at {directory}")
-        return directory
-    candidates = sorted(
-        p.parent for p in root.glob("*/model.safetensors") if p.parent.name != HANDWRITTEN_MODEL
-    )
-    if not candidates:
-        raise FileNotFoundError(
-            f"no bundled model under {root}; pass the directory of a trained model"
-        )
-    named = [p for p in candidates if p.name == "default"]
-    if named or len(candidates) == 1:
-        return (named or candidates)[0]
-    names = ", ".join(p.name for p in candidates)
-    raise FileNotFoundError(f"several models under {root} ({names}) and none named 'default'")
-
-
 def load_model(
     path: str | Path | None = None,
     device: str = "cpu",
@@ -381,28 +328,28 @@ def load_model(
     handwriting: glyphs brought to the size of the drawn training inks, strokes as they are,
     paper evened out and its rules taken off.
 
-    `threads` sets PyTorch's CPU threads for the whole process: decoding runs many small
-    steps, and on a busy machine two threads that wait for each other are many times slower
-    than one (see `benchmarks/README.md`). `int8` decodes with int8 recurrent and linear
-    weights, and bf16 convolutions where the CPU has bf16 (`model.quantize`), when decoding on
-    a CPU: about twice as fast.
-    Other keyword arguments go to `Predictor`
-    (`beam_size`, `batch_size`, `max_len`, `limits`, `verify_styles`, `crohme`,
-    `scale_multipliers`).
+    `threads` sets PyTorch's CPU threads for the whole process and `int8` decodes with int8
+    recurrent and linear weights, and bf16 convolutions where the CPU has bf16, when decoding
+    on a CPU (`inference.loading.load_for_inference`). The beam width and the longest output
+    are those saved with the model unless given (`None` counts as not given). Other keyword
+    arguments go to `Predictor` (`beam_size`, `batch_size`, `max_len`, `limits`,
+    `verify_styles`, `crohme`, `scale_multipliers`).
     """
-    from im2markup.model.io import load_model_dir
-
-    if threads is not None:
-        torch.set_num_threads(threads)
     model_dir = Path(path) if path is not None else default_model_dir(handwritten)
     if handwritten:
         kwargs["crohme"] = True
         kwargs.setdefault("glyph_height", INPUT_GLYPH_HEIGHT)
         kwargs.setdefault("heavier_strokes", False)
         kwargs.setdefault("sheet", True)
-    resolved = resolve_device(device)
-    model, _cfg, vocab = load_model_dir(model_dir, resolved)
-    quantized = int8 and resolved.type == "cpu"
-    if quantized:
-        model = int8_copy(model)
-    return Predictor(model, vocab, resolved, name=model_dir.name, own_batches=quantized, **kwargs)
+    loaded = load_for_inference(model_dir, device, threads=threads, int8=int8)
+    for key, saved in (("beam_size", loaded.decode.beam_size), ("max_len", loaded.decode.max_len)):
+        if kwargs.get(key) is None:
+            kwargs[key] = saved
+    return Predictor(
+        loaded.model,
+        loaded.vocab,
+        loaded.device,
+        name=model_dir.name,
+        own_batches=loaded.int8,
+        **kwargs,
+    )

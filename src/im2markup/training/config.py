@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from im2markup.model.config import ModelConfig
+from im2markup.model.config import DecodeConfig, ModelConfig
 
 
 class ConfigError(ValueError):
@@ -111,14 +111,6 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
-class DecodeConfig:
-    """Search settings used by validation, evaluation and serving."""
-
-    beam_size: int = 5
-    max_len: int = 160
-
-
-@dataclass(frozen=True)
 class ExperimentConfig:
     """Everything needed to rebuild a run: the model, the data, the training and decoding."""
 
@@ -157,11 +149,17 @@ class ExperimentConfig:
             model = ModelConfig.from_dict(dict(raw.get("model", {})))
         except (TypeError, ValueError, KeyError) as exc:
             raise ConfigError(f"[model]: {exc}") from exc
+        try:
+            decode = dataclass_from_dict(DecodeConfig, raw.get("decode", {}), "decode")
+        except ConfigError:
+            raise
+        except ValueError as exc:
+            raise ConfigError(f"[decode]: {exc}") from exc
         return cls(
             model=model,
             data=dataclass_from_dict(DataConfig, raw.get("data", {}), "data"),
             train=dataclass_from_dict(TrainConfig, raw.get("train", {}), "train"),
-            decode=dataclass_from_dict(DecodeConfig, raw.get("decode", {}), "decode"),
+            decode=decode,
             description=description,
         )
 

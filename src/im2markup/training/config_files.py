@@ -1,8 +1,8 @@
 """Config files: TOML with `extends`, dotted `--set` overrides, and the resolved file of a run.
 
 A file has the tables `[model]`, `[data]`, `[train]` and `[decode]` and may start with
-`extends = "standard.toml"` (a path relative to the file, or a name in `configs/`) to inherit
-another file; tables merge key by key.
+`extends = "standard.toml"` (a path relative to the file, or a name in `paths.configs_dir`) to
+inherit another file; tables merge key by key.
 """
 
 from __future__ import annotations
@@ -14,20 +14,19 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from im2markup.paths import REPO_ROOT
+from im2markup.paths import configs_dir
 from im2markup.training.config import ConfigError, ExperimentConfig
-
-CONFIGS_DIR = REPO_ROOT / "configs"
 
 
 def resolve_config_path(name: str | Path) -> Path:
-    """A config given as a path, or as a name in the repository's `configs/` folder."""
+    """A config given as a path, or as a name in the configs folder (`paths.configs_dir`)."""
     path = Path(name)
-    candidates = [path, CONFIGS_DIR / path, CONFIGS_DIR / f"{path}.toml"]
+    folder = configs_dir()
+    candidates = [path, folder / path, folder / f"{path}.toml"]
     for candidate in candidates:
         if candidate.is_file():
             return candidate
-    raise ConfigError(f"config {str(name)!r} not found (looked in . and {CONFIGS_DIR})")
+    raise ConfigError(f"config {str(name)!r} not found (looked in . and {folder})")
 
 
 def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:

@@ -18,8 +18,8 @@ import torch
 from safetensors.torch import load_file
 from torch import Tensor
 
-from im2markup.data.manifest import load_manifest
-from im2markup.data.pseudo_label_files import is_pseudo_label_source
+from im2markup.data.corpus.manifest import load_manifest
+from im2markup.data.corpus.pseudo_label_files import is_pseudo_label_source
 from im2markup.data.vocab import Vocab
 from im2markup.model.config import ModelConfig
 from im2markup.model.factory import build_model
@@ -74,7 +74,7 @@ def export_run(
         "commit": git_commit(),
         "exported": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
-    save_model(model, cfg.model, vocab, out, metadata=metadata, bf16=True)
+    save_model(model, cfg.model, vocab, out, metadata=metadata, bf16=True, decode=cfg.decode)
     (out / CARD).write_text(model_card(out.name, metadata, cfg), encoding="utf-8")
     return out
 

@@ -237,7 +237,10 @@ class Trainer:
             # The weights say which validation chose them: checkpoints may lag behind `best/`.
             metadata = {"step": self.progress.step, "images": self.progress.images}
             metadata["validation"] = {k: v for k, v in asdict(result).items() if k != "examples"}
-            save_model(self.model, self.cfg.model, self.vocab, self.run_dir / "best", metadata)
+            best_dir = self.run_dir / "best"
+            save_model(
+                self.model, self.cfg.model, self.vocab, best_dir, metadata, decode=self.cfg.decode
+            )
             log.info("new best (exact match %.2f%%): exported to best/", result.exact_match)
 
     def finished(self) -> bool:

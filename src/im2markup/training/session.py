@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from im2markup.data.augment import AugmentConfig, Augmenter
 from im2markup.data.dataset import BucketBatchSampler, FormulaDataset
+from im2markup.data.images.augment import AugmentConfig, Augmenter
 from im2markup.data.vocab import Vocab
 from im2markup.model.config import ModelConfig
 from im2markup.model.factory import build_model

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from im2markup.data.dataset import FormulaDataset, bucket_for, collate
+from im2markup.data.dataset import FormulaDataset, collate
+from im2markup.data.images.buckets import bucket_for
 from im2markup.data.vocab import BOS_ID, EOS_ID, PAD_ID, Vocab
-from im2markup.evaluation.metrics import corpus_bleu, token_match_rate
+from im2markup.metrics.text import corpus_bleu, token_match_rate
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def validate(
     vocab: Vocab,
     device: torch.device,
     autocast: Callable[[], AbstractContextManager],
-    max_len: int,
+    max_len: int | None,
     n_examples: int = 3,
 ) -> ValidationResult:
     """Teacher-forced loss over `loss_batches` and greedy decoding of `match_batches`.

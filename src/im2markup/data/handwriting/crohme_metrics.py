@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from im2markup.data.handwriting.crohme import canonical_crohme
-from im2markup.evaluation.metrics import token_edit_distance
+from im2markup.metrics.text import token_edit_distance
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 from PIL import Image, ImageOps
 
-from im2markup.data.preprocess import process_rendered
+from im2markup.data.images.preprocess import process_rendered
 from im2markup.paths import shared_data_dir
 
 log = logging.getLogger(__name__)

@@ -1,8 +1,8 @@
 """Real handwritten symbols to draw synthetic formulas with: every segmented CROHME training glyph.
 
-Only the writers the ink dataset trains on give glyphs: the bank is built from the same split
-(`writer_split`, i.e. `ink_build.labelled_inks` and `held_out_writers`), so a validation
-writer's hand never reaches synthetic training images. Each glyph is stored with its own
+Only the writers the ink dataset trains on give glyphs: the glyph build makes the bank from
+the same split (`corpus.crohme_inks.writer_split`), so a validation writer's hand never
+reaches synthetic training images. Each glyph is stored with its own
 bounding box's top-left corner at the origin, in units of its expression's median symbol height
 (`ink_render.symbol_scale`): a dot stays small and a `\\sum` large next to the writer's letters.
 """
@@ -12,17 +12,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from im2markup.data.cleaning import Exclusions
-from im2markup.data.corpora import im2latex_split
-from im2markup.data.handwriting.crohme import to_normalized
-from im2markup.data.handwriting.crohme_reader import TEST_CAPTIONS, TRAIN_CAPTIONS, read_captions
-from im2markup.data.handwriting.ink_build import LabelledInk, held_out_writers, labelled_inks
 from im2markup.data.handwriting.ink_render import symbol_scale
-from im2markup.data.handwriting.inkml import InkExpression, load_crohme2014_train_ink
+from im2markup.data.handwriting.inkml import InkExpression
 
 MAX_GLYPH_SIDE = 12.0
 """A segmented symbol wider or taller than this many symbol heights is a segmentation error,
@@ -105,36 +99,3 @@ class GlyphBank:
         counts = Counter({label: len(glyphs) for label, glyphs in self.by_label.items()})
         classes = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
         return {"glyphs": len(self), "writers": len(self.writers), "classes": classes}
-
-
-def ink_test_formulas(root: Path) -> dict[str, list[str]]:
-    """The test formulas `ink_build` removes captions equal to: the split depends on them."""
-    return {
-        "crohme2014-test": [
-            " ".join(to_normalized(t)) for _, t in read_captions(root / TEST_CAPTIONS)
-        ],
-        "im2latex-test": im2latex_split("test", root).norm,
-    }
-
-
-@dataclass(frozen=True)
-class WriterSplit:
-    """The ink dataset's split of the CROHME training inks by writer."""
-
-    train: list[LabelledInk]
-    val: list[LabelledInk]
-    held: set[str]
-    removed: Counter[str]
-
-
-def writer_split(
-    root: Path, val_fraction: float = 0.08, seed: int = 0, limit: int | None = None
-) -> WriterSplit:
-    """The captioned inks that are no test formula, split by writer exactly as `ink_build` does."""
-    inks = load_crohme2014_train_ink(root)[:limit]
-    captions = dict(read_captions(root / TRAIN_CAPTIONS))
-    items, removed = labelled_inks(inks, captions, Exclusions(ink_test_formulas(root)))
-    held = held_out_writers(items, val_fraction, seed)
-    train = [item for item in items if item.ink.writer not in held]
-    val = [item for item in items if item.ink.writer in held]
-    return WriterSplit(train, val, held, removed)

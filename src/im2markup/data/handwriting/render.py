@@ -2,7 +2,7 @@
 
 Each formula gets its own random generator, seeded by `(seed, index)`: it picks the formula's
 fonts (the TeX source then says which, so the main renderer's cache and batching stay valid)
-and then drives the distortions of its image. Typesetting goes through `render_formulas` with
+and then drives the distortions of its image. Typesetting goes through `render_tex` with
 an xelatex style, so batching, failure isolation, timeouts and the cache are the main
 renderer's; the handwriting is applied to each typeset page afterwards.
 """
@@ -19,8 +19,8 @@ import numpy as np
 from im2markup.data.handwriting.distort import RASTER_DPI, Distortion, handwrite
 from im2markup.data.handwriting.fonts import available_fonts
 from im2markup.data.handwriting.template import COMPILER, choose_fonts, hand_switch, preamble
-from im2markup.data.preprocess import process_rendered
-from im2markup.data.render import RenderError, RenderResult, Style, register_style, render_formulas
+from im2markup.data.images.preprocess import process_rendered
+from im2markup.data.render import RenderError, RenderResult, Style, register_style, render_tex
 
 TYPESET_STYLE = "handwritten-typeset"
 
@@ -46,7 +46,7 @@ def render_handwritten(
 
     `processed` images are cropped, padded 8 px and downsampled ×2 like every model input;
     otherwise they stay at the CROHME bitmaps' raw scale. The same `seed` gives the same images
-    for the same formulas at the same positions. `render_options` go to `render_formulas`
+    for the same formulas at the same positions. `render_options` go to `render_tex`
     (`workers`, `timeout`, `cache_dir`, `progress`, `batch_size`).
     """
     if shutil.which(COMPILER) is None:
@@ -61,7 +61,7 @@ def render_handwritten(
         f"{hand_switch(choose_fonts(rng, fonts))}\n{formula}" if formula.strip() else formula
         for rng, formula in zip(generators, formulas, strict=True)
     ]
-    typeset = render_formulas(
+    typeset = render_tex(
         texts, style.name, processed=False, dpi=RASTER_DPI, composited=True, **render_options
     )
     results = []

@@ -2,14 +2,14 @@
 
 They refuse what would derail a whole batch (an unbalanced brace swallows the formulas after
 it, an `\\end{preview}` closes our page early) or what TeX must never see (file and definition
-primitives, via `im2markup.data.safety`), each with a reason a person can act on.
+primitives, via `im2markup.latex.safety`), each with a reason a person can act on.
 """
 
 from __future__ import annotations
 
 import re
 
-from im2markup.data.safety import check_formula
+from im2markup.latex.safety import check_formula
 
 MAX_CHARS = 4096
 # Environments of the batch document itself.

@@ -1,4 +1,4 @@
-"""`render_formulas`: many formulas → images, in parallel batches, with failures isolated.
+"""`render_tex`: many formulas → images through TeX, in parallel batches, failures isolated.
 
 Formulas are checked, looked up in the cache, deduplicated and typeset many to a TeX run
 (many to a PDF page, see `templates`), batches running side by side in threads (the work
@@ -21,7 +21,7 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from im2markup.data.preprocess import downsample, ink_bbox, pad
+from im2markup.data.images.preprocess import downsample, ink_bbox, pad
 from im2markup.data.render.cache import RenderCache
 from im2markup.data.render.checks import MAX_CHARS, precheck
 from im2markup.data.render.compile import (
@@ -37,8 +37,6 @@ from im2markup.data.render.rasterize import RasterizeError, drop_alpha, rasteriz
 from im2markup.data.render.templates import Style, get_style
 
 DEFAULT_DPI = 200
-# Not a template: synthetic handwriting typesets with a font style, then distorts the strokes.
-HANDWRITTEN = "handwritten"
 BATCH_SIZE = 256
 # Room added to the line beyond what an overfull display reported.
 _LINE_MARGIN_PT = 20.0
@@ -94,7 +92,7 @@ class _Settings:
         }
 
 
-def render_formulas(
+def render_tex(
     formulas: Sequence[str],
     style: str = "paper",
     processed: bool = True,
@@ -111,30 +109,12 @@ def render_formulas(
     """Render every formula; one `RenderResult` per input, in order.
 
     `processed` images are cropped to the ink, padded 8 px and downsampled ×2 (the paper's
-    steps short of bucketing, see `im2markup.data.preprocess`); otherwise the full-resolution
+    steps short of bucketing, see `im2markup.data.images.preprocess`); otherwise the full-resolution
     crop. By default every pixel a glyph touches is black (the bold strokes of the paper's and
     the shared images); `composited=True` keeps the thin anti-aliased strokes. `timeout` bounds
     one formula's TeX or Ghostscript run (a batch gets a little more per formula), `workers`
     the number of batches typeset at once. Failures are cached too, except timeouts.
-
-    The `handwritten` style hands off to `render_handwritten` (seed 0): its pen strokes and
-    scale are its own, so it refuses `composited` and a `dpi` of its own.
     """
-    if style == HANDWRITTEN:
-        if composited or dpi != DEFAULT_DPI:
-            raise ValueError("the handwritten style draws its own strokes at its own scale")
-        from im2markup.data.handwriting.render import render_handwritten
-
-        return render_handwritten(
-            formulas,
-            processed,
-            workers=workers,
-            timeout=timeout,
-            cache_dir=cache_dir,
-            progress=progress,
-            batch_size=batch_size,
-            max_chars=max_chars,
-        )
     settings = _Settings(get_style(style), processed, composited, dpi, timeout)
     require_programs(settings.style.engine)
     cache = RenderCache(cache_dir) if cache_dir is not None else None
