@@ -193,3 +193,31 @@ def test_bundled_model_reads_shared_test_images(
     assert not any(isinstance(r, FailedPrediction) for r in results)
     correct = sum(r.tokens in label for r, label in zip(results, labels, strict=True))
     assert correct >= 1, [r.tokens for r in results]
+
+
+def test_handwriting_is_read_at_the_scale_of_the_drawn_inks(shared_dir: Path) -> None:
+    """`load_model(handwritten=True)` brings a raw CROHME test bitmap (white strokes on black,
+    glyphs about twice the model's size) to the glyph height of its training drawings; the
+    printed settings shrink it towards the smaller printed glyphs."""
+    import tarfile
+
+    from im2markup import load_model
+    from im2markup.data.handwriting.crohme_reader import TEST_IMAGES
+    from im2markup.data.handwriting.ink_render import INPUT_GLYPH_HEIGHT
+    from im2markup.data.images.user_images import glyph_height
+
+    with tarfile.open(shared_dir / TEST_IMAGES, mode="r:gz") as archive:
+        bitmaps = [
+            archive.extractfile(m).read()
+            for m in archive.getmembers()
+            if m.name.endswith("18_em_1_0.bmp") or m.name.endswith("18_em_14_0.bmp")
+        ]
+    handwriting = load_model(handwritten=True, scale_multipliers=(1.0,))
+    assert handwriting.sheet and not handwriting.heavier_strokes
+    printed = Predictor(
+        handwriting.model, handwriting.vocab, scale_multipliers=(1.0,), heavier_strokes=False
+    )
+    for bitmap in bitmaps:
+        read = glyph_height(handwriting.model_input(bitmap))
+        assert read == pytest.approx(INPUT_GLYPH_HEIGHT, rel=0.15)
+        assert glyph_height(printed.model_input(bitmap)) < 0.8 * read

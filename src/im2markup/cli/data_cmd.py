@@ -98,10 +98,13 @@ def _compact(args: argparse.Namespace) -> int:
 def _handwritten_parser(actions: argparse._SubParsersAction) -> None:
     hw = actions.add_parser(
         "build-handwritten",
-        help="synthetic handwriting: printed formulas to pretrain on, CROHME captions to fine-tune",
+        help="handwriting datasets: the real CROHME inks (--ink), formulas written with real "
+        "glyphs (--glyphs), or font-drawn formulas and captions (default)",
     )
     hw.add_argument(
-        "--name", help="folder NAME/{pretrain,crohme} (default hw-v1), with --ink NAME/ink (hw-v2)"
+        "--name",
+        help="folder NAME/{pretrain,crohme} (default hw-v1); with --ink or --glyphs NAME/ink or "
+        "NAME/glyphs (default hw-v2)",
     )
     hw.add_argument("--out", type=Path, help="output folder (default <data dir>/NAME)")
     hw.add_argument("--printed", type=Path, help="printed dataset (default <data dir>/im2latex-v1)")
@@ -110,7 +113,8 @@ def _handwritten_parser(actions: argparse._SubParsersAction) -> None:
     hw.add_argument(
         "--val-fraction",
         type=float,
-        help="CROHME formulas held out (0.1); with --ink, expressions of held-out writers (0.08)",
+        help="CROHME formulas held out (0.1); with --ink or --glyphs, expressions of held-out "
+        "writers (0.08)",
     )
     hw.add_argument("--seed", type=int, default=0, help="held-out choice and drawing seed")
     hw.add_argument("--limit", type=int, help="first N CROHME training captions (quick runs)")
@@ -127,12 +131,13 @@ def _handwritten_parser(actions: argparse._SubParsersAction) -> None:
         "--photo-fraction",
         type=float,
         default=0.3,
-        help="with --ink: distorted drawings photographed on paper (0.3)",
+        help="with --ink or --glyphs: distorted drawings photographed on paper (0.3)",
     )
     hw.add_argument(
         "--vocab",
         type=Path,
-        help="with --ink: a vocab.txt or model directory (default the bundled handwriting model)",
+        help="with --ink or --glyphs: a vocab.txt or model directory (default the bundled "
+        "handwriting model)",
     )
     hw.add_argument(
         "--glyphs",
