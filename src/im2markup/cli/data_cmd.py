@@ -75,6 +75,13 @@ def _compact_parsers(actions: argparse._SubParsersAction) -> None:
     unpack.add_argument("--name", default="compact", help="dataset name (default compact)")
     unpack.add_argument("--out", type=Path, help="output folder (default <data dir>/NAME)")
     unpack.add_argument("--workers", type=int, default=1, help="PNG encoding processes")
+    merge = actions.add_parser(
+        "merge",
+        help="one dataset to train on from several of one vocabulary (validation from the first)",
+    )
+    merge.add_argument("datasets", nargs="+", help="dataset names or folders")
+    merge.add_argument("--name", required=True, help="the merged dataset's name (<data dir>/NAME)")
+    merge.add_argument("--out", type=Path, help="output folder (default <data dir>/NAME)")
 
 
 def _compact(args: argparse.Namespace) -> int:
@@ -92,6 +99,23 @@ def _compact(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as error:
         print(f"im2markup data {args.action}: {error}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from im2markup.data.corpus.merge import MergeOptions, merge_datasets
+    from im2markup.paths import data_dir
+
+    sources = tuple(
+        Path(name) if Path(name).is_dir() else data_dir() / name for name in args.datasets
+    )
+    try:
+        manifest = merge_datasets(MergeOptions(sources, args.out or data_dir() / args.name))
+    except (ValueError, FileExistsError) as error:
+        print(f"im2markup data merge: {error}", file=sys.stderr)
+        return 2
+    report = {k: manifest[k] for k in ("manifest_hash", "seconds", "packed_bytes", "splits")}
+    print(json.dumps(report, indent=2))
     return 0
 
 
@@ -299,6 +323,8 @@ def run(args: argparse.Namespace) -> int:
         return _pseudo_label(args)
     if args.action in ("pack", "unpack"):
         return _compact(args)
+    if args.action == "merge":
+        return _merge(args)
     from im2markup.data.corpus.build import BuildOptions, build, clean
 
     options = BuildOptions(
