@@ -12,7 +12,6 @@ wider than the line is typeset again on a line wide enough, so nothing is clippe
 from __future__ import annotations
 
 import secrets
-import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from im2markup.data.render.compile import (
 from im2markup.data.render.dimensions import join_dimensions
 from im2markup.data.render.rasterize import RasterizeError, drop_alpha, rasterize
 from im2markup.data.render.templates import Style, get_style
+from im2markup.data.render.work_dirs import work_dir
 
 DEFAULT_DPI = 200
 BATCH_SIZE = 256
@@ -222,7 +222,7 @@ def _run_job(
     cache: RenderCache | None,
 ) -> _Report:
     """Typeset and rasterize one batch in a private directory that is removed afterwards."""
-    with tempfile.TemporaryDirectory(prefix="im2markup-render-") as tmp:
+    with work_dir("batch-") as tmp:
         log = compile_batch(
             settings.style,
             [texts[uid] for uid in job.uids],
