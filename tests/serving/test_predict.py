@@ -145,7 +145,7 @@ def test_batch_survives_directories_devices_and_unforeseen_failures(
     results = predictor.predict_batch(sources)
     assert [r.ok for r in results] == [False, False, False, True]
     assert results[0].kind == "unreadable" and tmp_path.name in results[0].error
-    assert results[1].kind == "too_large" and "limit" in results[1].error
+    assert results[1].kind == "unreadable" and "not a regular file" in results[1].error
     assert "RuntimeError: decoder crashed" in results[2].error
     assert results[3].tokens == predictor.predict(images[0]).tokens
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import stat
 from pathlib import Path
 from typing import Literal
 
@@ -189,17 +190,7 @@ def _open(source: str | Path | bytes | Image.Image, max_bytes: int, max_pixels: 
         reason = f"expected an image, a path or bytes, got {type(source).__name__}"
         raise ImageInputError(reason, "unreadable")
     else:
-        path = Path(source)
-        try:
-            size = path.stat().st_size
-            if size > max_bytes:
-                reason = f"file of {size} bytes is larger than the limit of {max_bytes}"
-                raise ImageInputError(reason, "too_large")
-            with path.open("rb") as file:  # bounded: a device or pipe reports size 0
-                data = file.read(max_bytes + 1)
-        except OSError as error:
-            reason = f"cannot read {path.name}: {error.strerror or error}"
-            raise ImageInputError(reason, "unreadable") from None
+        data = _read_regular_file(Path(source), max_bytes)
     if not data:
         raise ImageInputError("the file is empty (0 bytes)", "empty")
     if len(data) > max_bytes:
@@ -220,6 +211,23 @@ def _open(source: str | Path | bytes | Image.Image, max_bytes: int, max_pixels: 
         reason = f"the image file is corrupt or truncated ({error})"
         raise ImageInputError(reason, "corrupt") from None
     return image
+
+
+def _read_regular_file(path: Path, max_bytes: int) -> bytes:
+    """The bytes of `path`, which must be a regular file: reading a FIFO would wait for a
+    writer forever, and a device may never end. Opened without blocking, then checked."""
+    try:
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as file:
+            info = os.fstat(file.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise ImageInputError(f"{path.name} is not a regular file", "unreadable")
+            if info.st_size > max_bytes:
+                reason = f"file of {info.st_size} bytes is larger than the limit of {max_bytes}"
+                raise ImageInputError(reason, "too_large")
+            return file.read(max_bytes + 1)
+    except OSError as error:
+        reason = f"cannot read {path.name}: {error.strerror or error}"
+        raise ImageInputError(reason, "unreadable") from None
 
 
 def _check_pixels(size: tuple[int, int], max_pixels: int) -> None:
@@ -252,13 +260,16 @@ def _to_gray(image: Image.Image) -> np.ndarray:
 
 
 def _deep_to_gray(values: np.ndarray) -> np.ndarray:
-    """16-bit, 32-bit and float images scaled into 0…255 by the range their type implies."""
+    """16-bit, 32-bit and float images scaled into 0…255 by the range their values imply:
+    floats within 0…1 are fractions of white; other values within 0…255 are 8-bit levels (a
+    mode "F" image made from an 8-bit array), within 0…65535 16-bit ones; others are stretched."""
+    is_float = values.dtype.kind == "f"
     values = values.astype(np.float64)
     low, high = float(values.min()), float(values.max())
-    if low >= 0 and high <= 255 and values.dtype.kind != "f":
-        top = 255.0
-    elif low >= 0 and high <= 1.0:
+    if low >= 0 and high <= 1.0 and is_float:
         top = 1.0
+    elif low >= 0 and high <= 255:
+        top = 255.0
     elif low >= 0 and high <= 65535:
         top = 65535.0
     else:
@@ -306,14 +317,17 @@ def _normalize(gray: np.ndarray) -> np.ndarray:
         gray = 255 - gray
         border = 255 - border
     paper = float(np.median(border))
-    darkness = np.clip(paper - gray.astype(np.float64), 0, None).ravel()
-    count = min(5, darkness.size)
-    peak = float(np.partition(darkness, darkness.size - count)[darkness.size - count])
+    # Every step is a function of the gray level, so it is worked out once per level and
+    # looked up: a full page costs one pass over its pixels, not several in float64.
+    darkness = np.clip(paper - np.arange(256, dtype=np.float64), 0, None)
+    # The fifth darkest pixel sets the black point (a few specks of dust do not).
+    levels = np.cumsum(np.bincount(gray.ravel(), minlength=256))
+    peak = float(darkness[int(np.searchsorted(levels, min(5, gray.size)))])
     if peak < MIN_CONTRAST:
         raise ImageInputError("the image has no ink: it is blank or nearly uniform", "no_ink")
-    stretched = 255.0 - np.clip(darkness.reshape(gray.shape) * (255.0 / peak), 0, 255)
+    stretched = 255.0 - np.clip(darkness * (255.0 / peak), 0, 255)
     stretched[stretched > 242] = 255  # paper noise (JPEG, scanner) becomes paper
-    return np.rint(stretched).astype(np.uint8)
+    return np.rint(stretched).astype(np.uint8)[gray]
 
 
 def estimate_scale(gray: np.ndarray, target: float = TRAINING_GLYPH_HEIGHT) -> float | None:
