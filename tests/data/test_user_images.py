@@ -242,6 +242,7 @@ def test_thin_screenshots_at_any_resolution_come_back_alike(im2latex_dir: Path) 
         ("corrupt", 422),
         ("no_ink", 422),
         ("unreadable", 422),
+        ("not_formula", 422),
     ],
 )
 def test_http_status_follows_the_kind_not_the_wording(kind: ImageErrorKind, status: int) -> None:

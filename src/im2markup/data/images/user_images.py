@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
 import stat
 from pathlib import Path
@@ -66,9 +67,17 @@ _MEASURE_MAX_SIDE = 1200
 # What went wrong, for callers that act on it (the HTTP API's status codes) without parsing
 # the sentence: `unreadable` (the file cannot be opened), `too_large` (over a size limit),
 # `empty` (no bytes or no pixels), `not_image` (no known image format), `unsupported` (an image
-# mode that cannot become gray), `corrupt` (a known format, damaged), `no_ink` (blank).
+# mode that cannot become gray), `corrupt` (a known format, damaged), `no_ink` (blank),
+# `not_formula` (far more ink than one formula: a page of text).
 ImageErrorKind = Literal[
-    "unreadable", "too_large", "empty", "not_image", "unsupported", "corrupt", "no_ink"
+    "unreadable",
+    "too_large",
+    "empty",
+    "not_image",
+    "unsupported",
+    "corrupt",
+    "no_ink",
+    "not_formula",
 ]
 
 
@@ -159,7 +168,8 @@ def scale_candidates(
     multipliers: tuple[float, ...] = SCALE_MULTIPLIERS,
     target: float = TRAINING_GLYPH_HEIGHT,
 ) -> list[float]:
-    """The factors worth decoding `gray` at: its estimated scale times each multiplier.
+    """The factors worth decoding `gray` at: its estimated scale times each multiplier, the
+    multipliers nearest 1 first (the estimate is most often right), each factor once.
 
     One estimate is not enough: on renders at the training scale it spreads ±20% around 1,
     and a model reads a formula 15% too large or too small noticeably worse. Decoding at a
@@ -167,8 +177,9 @@ def scale_candidates(
     `benchmarks/README.md`, "Reading user images at several scales").
     """
     estimate = estimate_scale(gray, target) or 1.0
-    factors = {round(max(estimate * m, 1 / MAX_UPSCALE), 3) for m in multipliers}
-    return sorted(factors)
+    nearest_first = sorted(multipliers, key=lambda m: abs(math.log(m)))
+    factors = [round(max(estimate * m, 1 / MAX_UPSCALE), 3) for m in nearest_first]
+    return list(dict.fromkeys(factors))
 
 
 def _crop_to_ink(gray: np.ndarray) -> np.ndarray:
@@ -342,6 +353,16 @@ def estimate_scale(gray: np.ndarray, target: float = TRAINING_GLYPH_HEIGHT) -> f
     if height is None:
         return None
     return max(shrink, 1.0) * height / target
+
+
+def size_in_glyphs(gray: np.ndarray, target: float = TRAINING_GLYPH_HEIGHT) -> tuple[float, float]:
+    """(width, height) of `read_user_image`'s output in glyph heights, the unit the model's
+    inputs are bounded in whatever the image's resolution; (0, 0) with nothing to measure."""
+    scale = estimate_scale(gray, target)
+    if scale is None:
+        return 0.0, 0.0
+    height, width = gray.shape
+    return width / (scale * target), height / (scale * target)
 
 
 def glyph_height(gray: np.ndarray) -> float | None:
