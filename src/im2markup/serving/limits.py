@@ -29,9 +29,12 @@ class Limits:
 @dataclass(frozen=True)
 class ServerLimits:
     """What keeps a busy server responsive: `workers` decode at once, `queue_size` more wait
-    their turn, everything beyond that is refused (503) rather than piling up in memory."""
+    their turn, everything beyond that is refused (503) rather than piling up in memory. A
+    request's headers, and then its body, must each arrive within `read_timeout_s`; its
+    prediction (waiting included) is stopped and answered 504 after `request_timeout_s`."""
 
     workers: int = 1
     queue_size: int = 8
     request_timeout_s: float = 60.0
+    read_timeout_s: float = 20.0
     max_request_bytes: int = 12 * 1024 * 1024
