@@ -92,10 +92,10 @@ class ImageToMarkupModel(nn.Module, abc.ABC):
         vocabulary id) restricts the output to the ids it marks True: the others get −∞ logits.
         Nothing is stored on the module, so one model may serve concurrent requests.
 
-        `floor` (float64, one entry per image) lets a greedy search give up on an image whose
-        summed log-probability falls below its floor: it can no longer beat a reading the
-        caller already has, so it comes back cut short with score −∞ (a search may also
-        finish it; without a length penalty only). Past `deadline` (`time.monotonic()`) the
+        `floor` (float64, one entry per image, no length penalty) lets a greedy search give
+        up on an image once its summed log-probability falls below the floor: it can no
+        longer beat a reading the caller already has, so it comes back cut short with score
+        −∞ (other searches may read it to the end). Past `deadline` (`time.monotonic()`) the
         search raises `deadline.DeadlineExceeded`.
         """
         if beam_size < 1:

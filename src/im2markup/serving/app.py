@@ -46,7 +46,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": text}
     for code, text in {
-        408: "the request body did not arrive within the request timeout",
+        408: "the request body did not arrive within the read timeout",
         413: "request or image too large",
         415: "not a multipart upload, JSON, or an image file",
         422: "the image holds no formula (empty, blank) or far more than one (a page of "

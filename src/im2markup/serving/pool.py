@@ -45,14 +45,9 @@ class WorkerPool:
         self._pending = 0
         self._running = 0
 
-    @property
-    def pending(self) -> int:
-        """Calls running or waiting (a call that timed out counts until its thread stops)."""
-        with self._lock:
-            return self._pending
-
     def load(self) -> Load:
-        """The calls running and pending (running or waiting) at one moment."""
+        """The calls running and pending (running or waiting; a call that timed out counts
+        until its thread stops) at one moment."""
         with self._lock:
             pending, running = self._pending, self._running
         if pending >= self.capacity:
