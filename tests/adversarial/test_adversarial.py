@@ -29,7 +29,7 @@ from im2markup.data.formula_images import render_formulas
 from im2markup.data.images.user_images import read_user_image
 from im2markup.data.render.checks import precheck
 from im2markup.data.render.compile import tex_environment
-from im2markup.latex.allow_list import ALLOWED_COMMANDS, ALLOWED_ENVIRONMENTS
+from im2markup.latex.allow_list import ALLOWED_COMMANDS, ALLOWED_ENVIRONMENTS, outside_allow_list
 from im2markup.serving.app import create_app
 from im2markup.serving.limits import ServerLimits
 from im2markup.serving.predictor import Predictor
@@ -134,24 +134,31 @@ def test_ten_pages_of_text_at_once_leave_the_server_answering(
 # formula, and that formula's wrong image kept in the render cache.
 
 
-@pytest.mark.parametrize(
-    "formula",
-    [
-        r"\ExpandArgs{c}\relax{global}\ExpandArgs{c}\relax{let}\alpha\beta x",
-        r"\begin{\detokenize{input}}{batch.tex}\end{\detokenize{input}}",
-        r"\begin{align}x\end{align}\begin x",
-        r"\openout15=pwned6.tex x",
-        r"\input{batch.tex}",
-        r"\csname input\endcsname{batch.tex}",
-        r"\def\x{\x}\x",
-        r"\global\let\alpha\beta",
-        r"\write18{touch pwned}",
-        r"\catcode`\~=0 x",
-        r"\mathbb{R} \@ x",
-    ],
-)
+RUN_TIME_TRICKS = [
+    r"\ExpandArgs{c}\relax{global}\ExpandArgs{c}\relax{let}\alpha\beta x",
+    r"\begin{\detokenize{input}}{batch.tex}\end{\detokenize{input}}",
+    r"\begin{align}x\end{align}\begin x",
+    r"\openout15=pwned6.tex x",
+    r"\input{batch.tex}",
+    r"\csname input\endcsname{batch.tex}",
+    r"\def\x{\x}\x",
+    r"\global\let\alpha\beta",
+    r"\write18{touch pwned}",
+    r"\catcode`\~=0 x",
+    r"\mathbb{R} \@ x",
+    r"^^5cinput{batch.tex}",
+]
+
+
+@pytest.mark.parametrize("formula", RUN_TIME_TRICKS)
 def test_only_math_reaches_tex(formula: str):
     assert precheck(formula) is not None
+
+
+@pytest.mark.parametrize("formula", RUN_TIME_TRICKS)
+def test_the_allow_list_alone_refuses_them(formula: str):
+    """The word list is only a second line: the allow-list must not need it."""
+    assert outside_allow_list(formula) is not None
 
 
 @pytest.mark.latex

@@ -4,10 +4,11 @@ A list of forbidden words can be talked around: TeX builds command names at run 
 (`\\ExpandArgs{c}\\relax{let}` runs `\\let`, `\\begin{\\detokenize{…}}` any command), so a
 formula is accepted only when every control sequence in it is one this package knows as math
 (`known_commands`, and the commands the normalizer's tables rewrite), every control symbol a
-spacing, accent or escaped character, and every `\\begin`/`\\end` names a math environment
-literally. None of them reads or writes files, defines, aliases or assigns globally, so one
-formula cannot change how another renders. `safety.check_formula`, the word list, still runs
-after this as a second line.
+spacing, accent or escaped character, every `\\begin`/`\\end` names a math environment
+literally, and no `^^` escape spells a character (`^^5c` is a backslash). None of them reads
+or writes files, defines, aliases or assigns globally, so one formula cannot change how
+another renders. `safety.check_formula`, the word list, still runs after this as a second
+line.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ def outside_allow_list(formula: str) -> str | None:
     """Why `formula` uses something other than math (the first such control sequence or
     environment), or None when every one it uses is allowed. Comments are read as TeX reads
     them: no allowed command can change what counts as one."""
+    if "^^" in formula:
+        return "^^ character escapes are not allowed: they can spell any command"
     tokens = tokenize(ARRAYSTRETCH_SETTING.sub(" ", formula))
     for at, token in enumerate(tokens):
         if not token.startswith("\\"):
