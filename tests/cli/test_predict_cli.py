@@ -245,7 +245,7 @@ def test_handwritten_flag_picks_the_handwriting_model_beside_the_printed_one(
     monkeypatch: pytest.MonkeyPatch,
 ):
     """With a printed and a handwriting model bundled, plain `predict` keeps the printed one
-    and `--handwritten` takes the other, writing only CROHME's symbols."""
+    and `--handwritten` takes the other, read the way `--model <it> --handwritten` reads."""
     models = tmp_path / "models"
     shutil.copytree(model_dir, models / "printed")
     handwriting = models / "im2tex-handwritten"
@@ -256,7 +256,7 @@ def test_handwritten_flag_picks_the_handwriting_model_beside_the_printed_one(
     status, written, err = predict(capsys, "--tokens", "--handwritten", *map(str, images))
     assert status == 0, err
     _, expected, _ = predict(
-        capsys, "--model", str(handwriting), "--tokens", "--crohme", *map(str, images)
+        capsys, "--model", str(handwriting), "--tokens", "--handwritten", *map(str, images)
     )
     _, own, _ = predict(capsys, "--model", str(model_dir), "--tokens", *map(str, images))
     assert written == expected and written != printed and printed == own
