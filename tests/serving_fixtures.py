@@ -7,26 +7,34 @@ and serving run end to end either way.
 
 from __future__ import annotations
 
+import io
+import os
+import signal
 import socket
 import struct
+import subprocess
+import sys
 import tarfile
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import numpy as np
 import torch
 import uvicorn
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from im2markup.data.vocab import Vocab
 from im2markup.inference.loading import default_model_dir
 from im2markup.model.config import preset
 from im2markup.model.factory import build_model
 from im2markup.model.io import save_model
+from im2markup.serving.connections import server_config
+from im2markup.serving.limits import ServerLimits
 
 TEST_IMAGE_IDS = (0, 1, 3, 5, 9)
 
@@ -114,6 +122,20 @@ def write_bad_inputs(directory: Path, good_png: Path) -> dict[str, Path]:
     return files
 
 
+def text_page_png(formulas: Path, size: int = 1000) -> bytes:
+    """A `size`×`size` PNG of a page of text (lines of shared formulas typed as plain text in
+    PIL's default font): what a user sends by mistake instead of one formula."""
+    lines = formulas.read_text(encoding="utf-8").splitlines()
+    page = Image.new("L", (size, size), 255)
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.load_default()
+    for row, y in enumerate(range(5, size - 12, 14)):
+        draw.text((5, y), lines[row][: size // 6], fill=0, font=font)
+    buffer = io.BytesIO()
+    page.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -121,10 +143,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(app: object) -> Iterator[str]:
-    """Serve `app` with uvicorn on a free local port in a background thread; yields its URL."""
+def running_server(app: object, limits: ServerLimits | None = None) -> Iterator[str]:
+    """Serve `app` as `im2markup serve` does (with the connection limits of `limits`) on a
+    free local port in a background thread; yields its URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    config = server_config(app, "127.0.0.1", port, limits or ServerLimits(), log_level="warning")
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
@@ -137,3 +161,42 @@ def running_server(app: object) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 30.0) -> None:
+    """Poll `condition` until it holds; fail the test after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.05)
+
+
+@contextmanager
+def serve_command(model_dir: Path, *options: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`im2markup serve --model MODEL_DIR OPTIONS` in a child process, once it answers
+    `/healthz`; yields its URL and the process, and stops it with Ctrl-C afterwards."""
+    port = free_port()
+    command = [sys.executable, "-m", "im2markup.cli.main", "serve", "--model", str(model_dir)]
+    server = subprocess.Popen(
+        [*command, "--port", str(port), *options],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        if server.poll() is not None:
+            raise AssertionError(f"server exited: {server.stderr.read()}")
+        try:
+            return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        wait_until(healthy, seconds=90)
+        yield url, server
+    finally:
+        os.kill(server.pid, signal.SIGINT)
+        server.wait(timeout=30)

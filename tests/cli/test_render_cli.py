@@ -22,7 +22,7 @@ def test_render_writes_pngs_and_errors(tmp_path: Path, capsys: pytest.CaptureFix
     assert sorted(p.name for p in out.glob("*.png")) == ["0.png", "3.png"]
     errors = (out / "errors.tsv").read_text(encoding="utf-8").splitlines()
     assert [line.split("\t")[0] for line in errors] == ["1", "2"]
-    assert "Undefined control sequence" in errors[0] and "empty formula" in errors[1]
+    assert "not a math command" in errors[0] and "empty formula" in errors[1]
     assert "rendered 2 of 4 formulas" in capsys.readouterr().err
     processed = Image.open(out / "3.png")
     assert processed.mode == "L"

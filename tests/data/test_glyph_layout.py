@@ -207,7 +207,7 @@ def test_a_failing_formula_costs_only_itself() -> None:
     assert "Double superscript" in (layouts[1].error or "")
     assert layouts[2].error == "no CROHME symbol for character 14 of font cmmi12"
     assert "unbalanced braces" in (layouts[3].error or "")
-    assert "not allowed" in (layouts[4].error or "")
+    assert "not a math command" in (layouts[4].error or "")
     assert _labels(layouts[6].boxes) == Counter({"y": 1})
 
 

@@ -93,10 +93,10 @@ def test_same_seed_same_images_other_seed_other_images(raw_renders: list[Image.I
 
 
 def test_a_bad_formula_costs_only_itself(raw_renders: list[Image.Image]) -> None:
-    batch = [FORMULAS[0], r"x + \undefinedmacro y", FORMULAS[2], r"\frac { 1 } {", "", FORMULAS[4]]
+    batch = [FORMULAS[0], r"x ^ { 2 } ^ { 3 }", FORMULAS[2], r"\frac { 1 } {", "", FORMULAS[4]]
     results = render_handwritten(batch, processed=False, seed=0)
     assert [r.index for r in results] == list(range(len(batch)))
-    assert "Undefined control sequence" in (results[1].error or "")
+    assert "Double superscript" in (results[1].error or "")
     assert "brace" in (results[3].error or "")
     assert results[4].error == "empty formula"
     # The good formulas at the same positions come out exactly as in a clean batch.

@@ -53,13 +53,13 @@ def test_shared_style_matches_the_shared_images(im2latex_dir: Path) -> None:
 
 def test_bad_formulas_fail_alone_and_say_why() -> None:
     bad = {
-        r"\foo + b": "Undefined control sequence",
+        r"\foo + b": "not a math command",
         r"a^{": "unbalanced braces",
         r"\input{/etc/passwd}": "input",
-        r"\loop\iftrue\repeat": "did not finish",
-        r"\iffalse x": "Incomplete \\iffalse",
-        r"\begingroup x": "Missing \\endgroup inserted",
-        r"\iftrue x": "group or conditional open",
+        r"\begin{array}{*{99999999}{c}} x \end{array}": "did not finish",
+        r"a^b^c": "Double superscript",
+        r"\hline x": "Misplaced \\noalign",
+        r"\iftrue x": "not a math command",
     }
     formulas = []
     for k, formula in enumerate(bad):
@@ -120,11 +120,26 @@ def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
 
 
 def test_runaway_formula_is_stopped_by_the_timeout(tmp_path: Path) -> None:
+    runaway = r"x \begin{array}{*{99999999}{c}} x \end{array}"  # math, but a billion columns
     start = time.monotonic()
-    [result] = render_formulas([r"x \loop\iftrue\repeat"], timeout=1.0, cache_dir=tmp_path)
+    [result] = render_formulas([runaway], timeout=1.0, cache_dir=tmp_path)
     assert time.monotonic() - start < 10
     assert result.image is None and "did not finish within" in result.error
     assert not list(tmp_path.rglob("*.err"))  # a timeout may pass next time: not cached
+
+
+@pytest.mark.parametrize(
+    ("formula", "reason"),
+    [(r"\iftrue x", "group or conditional open"), (r"\begingroup x", "Missing \\endgroup")],
+)
+def test_a_formula_leaving_state_open_is_caught_behind_the_checks(
+    tmp_path: Path, formula: str, reason: str
+) -> None:
+    """Should a formula get past the checks in Python, the group and conditional levels logged
+    around every formula still stop one that would leave TeX's state open for the next."""
+    log = compile_batch(get_style("paper"), [formula, "x"], tmp_path, "n", timeout=10, dpi=200)
+    assert log.formulas[0].verdict == "error" and reason in log.formulas[0].reason
+    assert log.formulas[1].verdict == "retry"
 
 
 def test_tex_reads_no_file_outside_its_directory(tmp_path: Path) -> None:
@@ -258,6 +273,6 @@ def test_batch_pixels_equal_one_formula_standalone_documents(tmp_path: Path) -> 
 
 
 def test_huge_formula_is_refused_before_rasterizing() -> None:
-    huge, fine = render_formulas([r"\rule{100cm}{100cm}", GOOD[0]], style="shared")
+    huge, fine = render_formulas([r"\vrule width 100cm height 100cm", GOOD[0]], style="shared")
     assert huge.image is None and "too large to rasterize" in huge.error
     assert fine.image is not None

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from im2markup.data.formula_images import render_formulas
 from im2markup.data.images.preprocess import ink_bbox
 from im2markup.data.images.user_images import (
     ImageErrorKind,
@@ -20,6 +21,7 @@ from im2markup.data.images.user_images import (
     _normalize,
     estimate_scale,
     load_user_image,
+    read_user_image,
 )
 from im2markup.metrics.image_match import compare_images
 from im2markup.serving.inputs import status_for
@@ -240,9 +242,27 @@ def test_thin_screenshots_at_any_resolution_come_back_alike(im2latex_dir: Path) 
         ("corrupt", 422),
         ("no_ink", 422),
         ("unreadable", 422),
+        ("not_formula", 422),
     ],
 )
 def test_http_status_follows_the_kind_not_the_wording(kind: ImageErrorKind, status: int) -> None:
     # A sentence that mentions other kinds' words must not change the status.
     misleading = "not an image? more than the limit? unsupported?"
     assert status_for(ImageInputError(misleading, kind)) == status
+
+
+@pytest.mark.latex
+def test_a_full_page_reads_as_its_crop_at_little_extra_cost(im2latex_dir: Path) -> None:
+    """IM2LATEX-100K shipped its formulas on 200-dpi pages (1654×2339); reading one must give
+    the crop's pixels and cost a small part of what decoding it does."""
+    formulas = (im2latex_dir / "formulas" / "test.formulas.norm.txt").read_text().splitlines()
+    [render] = render_formulas([formulas[82]], style="paper", processed=False)
+    page = Image.new("L", (1654, 2339), 255)
+    page.paste(render.image, ((1654 - render.image.width) // 2, 300))
+    assert np.array_equal(read_user_image(page), read_user_image(render.image))
+    seconds = []
+    for _ in range(3):
+        start = time.process_time()
+        read_user_image(page)
+        seconds.append(time.process_time() - start)
+    assert min(seconds) < 0.3

@@ -50,6 +50,8 @@ def test_images_are_batched_by_size_in_order_and_kept_apart_when_asked() -> None
         "max_len": 9,
         "keep_attention": False,
         "allowed_tokens": None,
+        "floor": None,
+        "deadline": None,
     }
     assert all(seconds >= 0 for _, seconds in decoded)
     model.batches.clear()

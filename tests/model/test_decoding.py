@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,9 +12,11 @@ import torch
 
 from im2markup.data.vocab import BOS_ID, EOS_ID
 from im2markup.model.attention import AttentionMemory, AttentionOutput
+from im2markup.model.base import SearchBounds
 from im2markup.model.beam import beam_search
 from im2markup.model.config import preset
 from im2markup.model.ctc_search import greedy_collapse, prefix_beam_search
+from im2markup.model.deadline import DeadlineExceeded
 from im2markup.model.decoder import StepResult
 from im2markup.model.decoding import greedy_search
 from im2markup.model.factory import build_model
@@ -135,6 +138,28 @@ def test_rows_that_finish_early_leave_the_batch_without_disturbing_others(beam_s
     assert [h.token_ids for h in hyps] == [[A] * n for n in stops]
     for hyp, n in zip(hyps, stops, strict=True):
         assert hyp.score == pytest.approx(n * math.log(0.9) + math.log(0.9), abs=1e-6)
+
+
+def test_a_row_below_its_floor_stops_there_and_the_others_run_on() -> None:
+    table = {BOS_ID: {A: 0.9, B: 0.1}, A: {A: 0.9, B: 0.1}, B: {A: 0.9, B: 0.1}}
+    stops = [3, 8, 8]
+    # Row 1 may not fall below 2.5 steps' worth of 0.9: it is given up at its third token.
+    floor = torch.tensor([-math.inf, 2.5 * math.log(0.9), -math.inf], dtype=torch.float64)
+    bounds = SearchBounds(floor=floor)
+    hyps = greedy_search(BigramStepper(table), stub_memory(stops), max_len=20, bounds=bounds)
+    assert [h.token_ids for h in hyps] == [[A] * 3, [A] * 2, [A] * 8]
+    assert hyps[1].score == -math.inf
+    assert hyps[2].score == pytest.approx(9 * math.log(0.9), abs=1e-6)
+
+
+@pytest.mark.parametrize("beam_size", [1, 3])
+def test_a_search_past_its_deadline_stops(beam_size: int) -> None:
+    table = {BOS_ID: {A: 0.9, B: 0.1}, A: {A: 0.9, B: 0.1}, B: {A: 0.9, B: 0.1}}
+    search = greedy_search if beam_size == 1 else beam_search
+    kwargs = {} if beam_size == 1 else {"beam_size": beam_size}
+    bounds = SearchBounds(deadline=time.monotonic() - 1)
+    with pytest.raises(DeadlineExceeded):
+        search(BigramStepper(table), stub_memory(NEVER), max_len=20, bounds=bounds, **kwargs)
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import torch
 from PIL import Image
 
 from im2markup.data.images.user_images import ImageInputError, load_user_image
+from im2markup.model.deadline import DeadlineExceeded
 from im2markup.model.well_formed import first_well_formed
 from im2markup.serving.inputs import prepare_inputs
 from im2markup.serving.predictor import FailedPrediction, Prediction, Predictor
@@ -85,6 +87,13 @@ def test_prediction_is_the_well_formed_decoding_of_the_scale_read_most_surely(
     assert prediction.score == pytest.approx(hyp.score, abs=1e-4)
 
 
+def test_a_call_past_its_deadline_stops_instead_of_failing_its_images(
+    predictor: Predictor, images: list[Path]
+):
+    with pytest.raises(DeadlineExceeded):
+        predictor.predict_batch(images[:2], deadline=time.monotonic())
+
+
 def test_one_multiplier_decodes_once_at_the_estimated_scale(
     predictor: Predictor, images: list[Path]
 ):
@@ -145,7 +154,7 @@ def test_batch_survives_directories_devices_and_unforeseen_failures(
     results = predictor.predict_batch(sources)
     assert [r.ok for r in results] == [False, False, False, True]
     assert results[0].kind == "unreadable" and tmp_path.name in results[0].error
-    assert results[1].kind == "too_large" and "limit" in results[1].error
+    assert results[1].kind == "unreadable" and "not a regular file" in results[1].error
     assert "RuntimeError: decoder crashed" in results[2].error
     assert results[3].tokens == predictor.predict(images[0]).tokens
 

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,7 +14,7 @@ from im2markup.cli.main import main
 from im2markup.serving.app import create_app
 from im2markup.serving.limits import ServerLimits
 from im2markup.serving.predictor import Predictor, Result, load_model
-from serving_fixtures import TEST_IMAGE_IDS, free_port, running_server
+from serving_fixtures import TEST_IMAGE_IDS, running_server, serve_command, wait_until
 
 pytestmark = pytest.mark.shared_data
 
@@ -51,14 +46,6 @@ class GatedPredictor(Predictor):
 @pytest.fixture(scope="module")
 def image(images: list[Path]) -> Path:
     return images[TEST_IMAGE_IDS.index(5)]
-
-
-def wait_until(condition, seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.05)
 
 
 def post(url: str, data: bytes) -> httpx.Response:
@@ -104,32 +91,10 @@ def test_a_slow_request_gets_504_and_frees_its_slot_later(model_dir: Path, image
 
 
 def test_serve_command_starts_and_answers(model_dir: Path, image: Path):
-    port = free_port()
-    command = [sys.executable, "-m", "im2markup.cli.main", "serve", "--model", str(model_dir)]
-    server = subprocess.Popen(
-        [*command, "--port", str(port), "--workers", "1"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-
-        def healthy() -> bool:
-            if server.poll() is not None:
-                raise AssertionError(f"server exited: {server.stderr.read()}")
-            try:
-                return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        wait_until(healthy, seconds=90)
+    with serve_command(model_dir, "--workers", "1") as (url, _):
         answer = post(url, image.read_bytes())
-        assert answer.status_code == 200
-        assert answer.json()["latex"]
-    finally:
-        os.kill(server.pid, signal.SIGINT)
-        server.wait(timeout=30)
+    assert answer.status_code == 200
+    assert answer.json()["latex"]
 
 
 @pytest.mark.parametrize(
@@ -145,8 +110,9 @@ def test_serve_refuses_limits_that_cannot_work(
 
 
 def test_a_body_that_never_finishes_gets_408(model_dir: Path):
-    app = create_app(load_model(model_dir), limits=ServerLimits(request_timeout_s=0.5))
-    with running_server(app) as url:
+    limits = ServerLimits(read_timeout_s=0.5)
+    app = create_app(load_model(model_dir), limits=limits)
+    with running_server(app, limits) as url:
         host, port = url.removeprefix("http://").split(":")
         with socket.create_connection((host, int(port)), timeout=30) as sock:
             sock.sendall(

@@ -38,7 +38,14 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         type=positive_float,
         default=defaults.request_timeout_s,
         metavar="SECONDS",
-        help="answer 504 when a request takes longer",
+        help="answer 504 and stop the work when a prediction takes longer",
+    )
+    parser.add_argument(
+        "--read-timeout",
+        type=positive_float,
+        default=defaults.read_timeout_s,
+        metavar="SECONDS",
+        help="close a connection whose headers take longer; answer 408 to a body that does",
     )
     parser.add_argument(
         "--max-request-mb",
@@ -70,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         queue_size=args.queue,
         request_timeout_s=args.timeout,
+        read_timeout_s=args.read_timeout,
         max_request_bytes=int(args.max_request_mb * 2**20),
     )
     int8 = not args.fp32

@@ -109,6 +109,7 @@ def _relaunch_argv(args: argparse.Namespace) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from im2markup.training import runs, session
+    from im2markup.training.checkpoint import CheckpointError
     from im2markup.training.config import ConfigError
     from im2markup.training.loop import TrainingError
 
@@ -142,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
             return 0
         session.train_run(name, config, args.overrides, args.init, bool(args.resume))
         return 0
-    except (ConfigError, runs.RunError) as exc:
+    except (ConfigError, runs.RunError, CheckpointError) as exc:
         print(f"im2markup train: {exc}", file=sys.stderr)
         return 2
     except TrainingError:

@@ -1,8 +1,9 @@
 """Refuse formulas that could make TeX touch files, run programs or redefine its own reading.
 
 Formulas come from users and from scraped sources, and the renderer hands them to pdflatex
-(which also runs without shell escape and with paranoid file access; this check is the first
-line). A formula is refused when it names a primitive or macro that reads or writes files,
+(which also runs without shell escape and with paranoid file access). The first line is the
+allow-list (`allow_list`); this word list is the second, should anything get past it. A
+formula is refused when it names a primitive or macro that reads or writes files,
 runs programs, changes category codes, defines or aliases commands (which can hide any of the
 former or loop forever), builds command names at run time, changes fonts or registers
 globally (which would alter the formulas typeset after it in the same batch), or writes a
@@ -83,8 +84,8 @@ FORBIDDEN: dict[str, str] = {
 FORBIDDEN_ENVIRONMENTS = frozenset({"document", "filecontents", "filecontents*"})
 
 # `\renewcommand{\arraystretch}{1.2}` (row spacing of arrays) is common in arXiv formulas and
-# harmless: it sets a number.
-_ARRAYSTRETCH = re.compile(
+# harmless: it sets a number, inside the formula's group.
+ARRAYSTRETCH_SETTING = re.compile(
     r"\\renewcommand\s*(?:\{\s*\\arraystretch\s*\}|\\arraystretch)\s*\{[0-9.\s]+\}"
 )
 _CONTROL_WORD = re.compile(r"\\([A-Za-z]+)")
@@ -99,7 +100,7 @@ def check_formula(formula: str, max_chars: int = MAX_FORMULA_CHARS) -> str | Non
         return "^^ character escapes are not allowed: they can spell any command"
     if "\x00" in formula:
         return "formula contains a NUL character"
-    text = _ARRAYSTRETCH.sub(" ", formula)
+    text = ARRAYSTRETCH_SETTING.sub(" ", formula)
     for match in _CONTROL_WORD.finditer(text):
         reason = FORBIDDEN.get(match.group(1))
         if reason:

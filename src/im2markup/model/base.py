@@ -52,6 +52,14 @@ class Hypothesis:
     n_best: list[Hypothesis] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class SearchBounds:
+    """When a search may stop early: per-image score floors and a deadline (see `decode`)."""
+
+    floor: Tensor | None = None
+    deadline: float | None = None
+
+
 class ImageToMarkupModel(nn.Module, abc.ABC):
     """Base class of the registered architectures (see `factory.MODELS`).
 
@@ -74,18 +82,32 @@ class ImageToMarkupModel(nn.Module, abc.ABC):
         length_penalty: float = 0.0,
         keep_attention: bool = False,
         allowed_tokens: Tensor | None = None,
+        *,
+        floor: Tensor | None = None,
+        deadline: float | None = None,
     ) -> list[Hypothesis]:
         """One hypothesis per image; call `eval()` first (batch norm and dropout follow the mode).
 
         `max_len` defaults to the configuration's. `allowed_tokens` (boolean, one entry per
         vocabulary id) restricts the output to the ids it marks True: the others get −∞ logits.
         Nothing is stored on the module, so one model may serve concurrent requests.
+
+        `floor` (float64, one entry per image, no length penalty) lets a greedy search give
+        up on an image once its summed log-probability falls below the floor: it can no
+        longer beat a reading the caller already has, so it comes back cut short with score
+        −∞ (other searches may read it to the end). Past `deadline` (`time.monotonic()`) the
+        search raises `deadline.DeadlineExceeded`.
         """
         if beam_size < 1:
             raise ValueError(f"beam_size must be at least 1, got {beam_size}")
+        if floor is not None and (length_penalty or tuple(floor.shape) != (len(images),)):
+            raise ValueError("floor needs one entry per image and no length penalty")
         allowed = check_allowed(allowed_tokens, self.vocab_size, images.device)
         max_len = self.cfg.max_len if max_len is None else max_len
-        return self.search(images, beam_size, max_len, length_penalty, keep_attention, allowed)
+        bounds = SearchBounds(floor, deadline)
+        return self.search(
+            images, beam_size, max_len, length_penalty, keep_attention, allowed, bounds
+        )
 
     @abc.abstractmethod
     def search(
@@ -96,6 +118,7 @@ class ImageToMarkupModel(nn.Module, abc.ABC):
         length_penalty: float,
         keep_attention: bool,
         allowed: Tensor | None,
+        bounds: SearchBounds,
     ) -> list[Hypothesis]:
         """`decode` once its arguments are checked (`allowed` is on the images' device)."""
 

@@ -16,7 +16,8 @@ from torch import Tensor
 
 from im2markup.data.vocab import BOS_ID, EOS_ID
 from im2markup.model.attention import AttentionMemory, AttentionOutput
-from im2markup.model.base import Hypothesis, length_normalized
+from im2markup.model.base import Hypothesis, SearchBounds, length_normalized
+from im2markup.model.deadline import check_deadline
 from im2markup.model.decoding import Stepper, restrict
 
 
@@ -92,9 +93,11 @@ def beam_search(
     length_penalty: float = 0.0,
     keep_attention: bool = False,
     allowed_tokens: Tensor | None = None,
+    bounds: SearchBounds | None = None,
 ) -> list[Hypothesis]:
     """The best hypothesis per image, with the image's k-best list in `n_best`; only ids of
-    `allowed_tokens` (a checked mask, see `base.check_allowed`) when given."""
+    `allowed_tokens` (a checked mask, see `base.check_allowed`) when given. Past
+    `bounds.deadline` it raises `deadline.DeadlineExceeded`; floors are for greedy search."""
     if beam_size < 1 or max_len < 1:
         raise ValueError(f"beam_size and max_len must be at least 1, got {beam_size}, {max_len}")
     k = beam_size
@@ -110,6 +113,7 @@ def beam_search(
     finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
     ranks = torch.arange(2 * k, device=device)
     for t in range(max_len):
+        check_deadline(bounds.deadline if bounds is not None else None)
         result = stepper.step(tokens, state, memory)
         active = len(sources)
         log_probs = restrict(result.log_probs, allowed_tokens).double().view(active, k, -1)

@@ -13,9 +13,16 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from im2markup.data.vocab import BOS_ID, EOS_ID, PAD_ID
-from im2markup.model.base import Hypothesis, ImageToMarkupModel, LossOutput, length_normalized
+from im2markup.model.base import (
+    Hypothesis,
+    ImageToMarkupModel,
+    LossOutput,
+    SearchBounds,
+    length_normalized,
+)
 from im2markup.model.config import ModelConfig
 from im2markup.model.ctc_search import greedy_collapse, prefix_beam_search
+from im2markup.model.deadline import check_deadline
 from im2markup.model.decoding import restrict
 from im2markup.model.encoder import CNNEncoder
 
@@ -82,11 +89,14 @@ class CTCModel(ImageToMarkupModel):
         length_penalty: float,
         keep_attention: bool,
         allowed: Tensor | None,
+        bounds: SearchBounds,
     ) -> list[Hypothesis]:
         """Greedy (collapse repeats, drop blanks) or prefix beam search; no attention.
 
-        With `allowed`, every frame is renormalized over the allowed ids and the blank.
+        With `allowed`, every frame is renormalized over the allowed ids and the blank. One
+        pass over the frames decides every row, so `bounds.floor` has nothing to cut short.
         """
+        check_deadline(bounds.deadline)
         log_probs = self.frame_log_probs(images)
         # <bos> and <eos> are never CTC labels; rule them out before searching.
         log_probs[..., [BOS_ID, EOS_ID]] = float("-inf")

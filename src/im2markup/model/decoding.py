@@ -17,7 +17,8 @@ from torch import Tensor
 
 from im2markup.data.vocab import BOS_ID, EOS_ID, PAD_ID
 from im2markup.model.attention import AttentionMemory, AttentionOutput
-from im2markup.model.base import Hypothesis, length_normalized
+from im2markup.model.base import Hypothesis, SearchBounds, length_normalized
+from im2markup.model.deadline import check_deadline
 from im2markup.model.decoder import DecoderState, StepResult
 
 
@@ -88,26 +89,36 @@ def greedy_search(
     length_penalty: float = 0.0,
     keep_attention: bool = False,
     allowed_tokens: Tensor | None = None,
+    bounds: SearchBounds | None = None,
 ) -> list[Hypothesis]:
     """Arg-max token at every step until `<eos>` or `max_len` tokens (among `allowed_tokens`,
-    a checked mask, see `base.check_allowed`, when given)."""
+    a checked mask, see `base.check_allowed`, when given). A row whose summed log-probability
+    falls below its `bounds.floor` stops there with score −∞: later steps only lower it."""
     if max_len < 1:
         raise ValueError(f"max_len must be at least 1, got {max_len}")
+    bounds = bounds or SearchBounds()
     batch = memory.batch_size
     device = memory.device
     trace = StepTrace.empty(batch, max_len, memory, keep_attention)
     lengths = torch.full((batch,), max_len, dtype=torch.long)
     scores = torch.zeros(batch, dtype=torch.float64, device=device)
+    floor = None if bounds.floor is None else bounds.floor.to(device, torch.float64)
+    beaten = torch.zeros(batch, dtype=torch.bool, device=device)
     active = torch.arange(batch, device=device)
     tokens = torch.full((batch,), BOS_ID, dtype=torch.long, device=device)
     state = stepper.init_state(memory)
     for t in range(max_len):
+        check_deadline(bounds.deadline)
         result = stepper.step(tokens, state, memory)
         best, tokens = restrict(result.log_probs, allowed_tokens).max(dim=-1)
         scores[active] += best.double()
         trace.record(active, t, tokens, result.attention)
         state = result.state
         done = tokens == EOS_ID
+        if floor is not None:
+            below = scores[active] < floor[active]
+            beaten[active[below]] = True
+            done = done | below
         if bool(done.any()):
             lengths[active[done].cpu()] = t
             keep = (~done).nonzero().squeeze(1)
@@ -120,5 +131,7 @@ def greedy_search(
         length = int(lengths[row])
         steps = min(length + 1, max_len)
         score = length_normalized(float(scores[row]), steps, length_penalty)
+        if bool(beaten[row]):
+            score = float("-inf")
         hypotheses.append(trace.hypothesis(row, length, score))
     return hypotheses

@@ -13,9 +13,10 @@ from torch import Tensor
 
 from im2markup.data.vocab import PAD_ID
 from im2markup.model.attention import AttentionMemory, build_attention
-from im2markup.model.base import Hypothesis, ImageToMarkupModel, LossOutput
+from im2markup.model.base import Hypothesis, ImageToMarkupModel, LossOutput, SearchBounds
 from im2markup.model.beam import beam_search
 from im2markup.model.config import ModelConfig
+from im2markup.model.deadline import check_deadline
 from im2markup.model.decoder import Decoder, DecoderState, StepResult
 from im2markup.model.decoding import greedy_search
 from im2markup.model.encoder import CNNEncoder, CoarseCNN
@@ -126,10 +127,14 @@ class Seq2Seq(ImageToMarkupModel):
         length_penalty: float,
         keep_attention: bool,
         allowed: Tensor | None,
+        bounds: SearchBounds,
     ) -> list[Hypothesis]:
+        check_deadline(bounds.deadline)
         memory = self.encode(images)
         if beam_size == 1:
-            return greedy_search(self, memory, max_len, length_penalty, keep_attention, allowed)
+            return greedy_search(
+                self, memory, max_len, length_penalty, keep_attention, allowed, bounds
+            )
         return beam_search(
-            self, memory, beam_size, max_len, length_penalty, keep_attention, allowed
+            self, memory, beam_size, max_len, length_penalty, keep_attention, allowed, bounds
         )

@@ -4,8 +4,11 @@
 `{"image_base64": ...}` and answers with the LaTeX, optionally the server-side render of the
 prediction and the per-token attention. Every request passes through a bounded worker pool,
 so a burst of uploads waits in a short line (or is refused with 503) instead of exhausting
-memory, and a request that takes too long is answered with 504. The schema is at
-`/openapi.json`; FastAPI's `/docs` pages are off because they load scripts from a CDN.
+memory; a request that takes too long is answered with 504 and its work stops there
+(`model.deadline`), so it does not hold a worker any longer. Headers and body must arrive
+within the read timeout (`connections`). Every answer carries the headers of
+`security_headers`. The schema is at `/openapi.json`; FastAPI's `/docs` pages are off
+because they load scripts from a CDN.
 """
 
 from __future__ import annotations
@@ -29,21 +32,25 @@ from starlette.formparsers import MultiPartException
 from im2markup import __version__
 from im2markup.data.images.user_images import ImageInputError
 from im2markup.data.render import RenderError
+from im2markup.model.deadline import deadline_after
+from im2markup.serving.connections import server_config
 from im2markup.serving.inputs import status_for
 from im2markup.serving.limits import ServerLimits
 from im2markup.serving.pool import PoolFull, WorkerPool
 from im2markup.serving.predictor import FailedPrediction, Predictor, load_model
 from im2markup.serving.rerank import render_prediction
 from im2markup.serving.schemas import ErrorBody, Health, ImagePayload, PredictResponse, to_response
+from im2markup.serving.security_headers import SecurityHeaders
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": text}
     for code, text in {
-        408: "the request body did not arrive within the request timeout",
+        408: "the request body did not arrive within the read timeout",
         413: "request or image too large",
         415: "not a multipart upload, JSON, or an image file",
-        422: "the image holds no formula (empty, blank) or the JSON is malformed",
+        422: "the image holds no formula (empty, blank) or far more than one (a page of "
+        "text), or the JSON is malformed",
         501: "`verify` asked for on a server that has no LaTeX to render with",
         503: "all workers busy and the queue full; retry later",
         504: "the prediction took longer than the request timeout",
@@ -103,6 +110,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
+    app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)
@@ -113,12 +121,15 @@ def create_app(
     async def healthz(request: Request) -> Health:
         predictor: Predictor = request.app.state.predictor
         pool: WorkerPool = request.app.state.pool
+        load = pool.load()
         return Health(
-            status="ok",
+            status=load.status,
             model=predictor.name,
             device=str(predictor.device),
             workers=pool.workers,
-            pending=pool.pending,
+            running=load.running,
+            queued=load.pending - load.running,
+            pending=load.pending,
             capacity=pool.capacity,
         )
 
@@ -136,18 +147,20 @@ def create_app(
     ) -> PredictResponse:
         try:
             upload = await asyncio.wait_for(
-                _read_upload(request, limits.max_request_bytes), limits.request_timeout_s
+                _read_upload(request, limits.max_request_bytes), limits.read_timeout_s
             )
         except TimeoutError as err:
             raise HTTPException(408, "the request body did not arrive in time") from err
         predictor: Predictor = request.app.state.predictor
         pool: WorkerPool = request.app.state.pool
+        deadline = deadline_after(limits.request_timeout_s)
         try:
             return await pool.run(
                 _predict,
                 predictor,
                 upload,
                 (beam, attention, render, verify),
+                deadline,
                 timeout=limits.request_timeout_s,
             )
         except PoolFull as err:
@@ -165,12 +178,15 @@ def create_app(
 
 
 def _predict(
-    predictor: Predictor, upload: Upload, options: tuple[int | None, bool, bool, bool]
+    predictor: Predictor,
+    upload: Upload,
+    options: tuple[int | None, bool, bool, bool],
+    deadline: float | None,
 ) -> PredictResponse:
-    """The blocking part of a request, run on a pool thread."""
+    """The blocking part of a request, run on a pool thread; it stops at `deadline`."""
     beam, attention, render, verify = options
     (prediction,) = predictor.predict_batch(
-        [upload.data], beam_size=beam, attention=attention, verify=verify
+        [upload.data], beam_size=beam, attention=attention, verify=verify, deadline=deadline
     )
     if isinstance(prediction, FailedPrediction):
         raise ImageInputError(prediction.error, prediction.kind)
@@ -250,8 +266,9 @@ def serve(
     """Run the server until interrupted; `limits.workers` threads share one loaded model."""
     import uvicorn
 
+    limits = limits or ServerLimits()
     app = create_app(model, device, limits, threads, int8)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.Server(server_config(app, host, port, limits)).run()
 
 
 __all__ = ["create_app", "serve"]

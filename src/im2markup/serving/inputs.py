@@ -23,8 +23,10 @@ from im2markup.data.images.user_images import (
     load_user_image,
     read_user_image,
     scale_candidates,
+    size_in_glyphs,
     stroke_choices,
 )
+from im2markup.model.deadline import check_deadline
 from im2markup.serving.limits import Limits
 
 ImageSource = Image.Image | str | os.PathLike | bytes
@@ -44,11 +46,13 @@ def describe(source: ImageSource) -> str:
 @dataclass(frozen=True)
 class ModelInputs:
     """One image ready to decode: the model input at each scale and stroke weight worth trying
-    (see `user_images.scale_candidates` and `stroke_choices`) and the image padded at its own
-    scale, which a render of the right formula in the right style reproduces pixel for pixel
-    (for verification)."""
+    (see `user_images.scale_candidates` and `stroke_choices`), the rank of each candidate's
+    scale among its stroke weight's (0: the estimate itself, then farther and farther from
+    it), and the image padded at its own scale, which a render of the right formula in the
+    right style reproduces pixel for pixel (for verification)."""
 
     candidates: list[np.ndarray]
+    ranks: list[int]
     native: np.ndarray
 
 
@@ -60,12 +64,15 @@ def prepare_inputs(
     clear_grain: bool = True,
     glyph_height: float = TRAINING_GLYPH_HEIGHT,
     sheet: bool = False,
+    deadline: float | None = None,
 ) -> ModelInputs:
     """Read `source` once and bring it (and a heavier copy, for a large or thin-stroked image)
     to every candidate scale that stays within the pixel limit; raises `ImageInputError` when
-    the image is unusable or no scale fits. `glyph_height` is the glyph height of the model's
-    training images (`user_images.glyph_height`), which the image's glyphs are scaled to;
-    `sheet` reads it as writing on paper (`user_images.read_user_image`)."""
+    the image is unusable, holds more than one formula's worth of ink or no scale fits.
+    `glyph_height` is the glyph height of the model's training images
+    (`user_images.glyph_height`), which the image's glyphs are scaled to; `sheet` reads it as
+    writing on paper (`user_images.read_user_image`). Past `deadline` (`time.monotonic()`)
+    it raises `DeadlineExceeded` between steps."""
     gray = read_user_image(
         source,
         max_bytes=limits.max_bytes,
@@ -73,16 +80,34 @@ def prepare_inputs(
         clear_grain=clear_grain,
         sheet=sheet,
     )
-    candidates, refusal = [], None
+    _refuse_more_than_one_formula(gray, glyph_height, limits.max_formula_glyphs)
+    candidates, ranks, refusal = [], [], None
     for variant in stroke_choices(gray) if heavier_strokes else [gray]:
-        for factor in scale_candidates(variant, multipliers, glyph_height):
+        for rank, factor in enumerate(scale_candidates(variant, multipliers, glyph_height)):
+            check_deadline(deadline)
             try:
                 candidates.append(_in_bucket(at_scale(variant, factor, limits.max_pixels)))
+                ranks.append(rank)
             except ImageInputError as error:
                 refusal = error
     if not candidates:
         raise refusal or ImageInputError("no scale to read the image at", "too_large")
-    return ModelInputs(candidates, np.asarray(at_scale(gray, 1.0)))
+    return ModelInputs(candidates, ranks, np.asarray(at_scale(gray, 1.0)))
+
+
+def _refuse_more_than_one_formula(
+    gray: np.ndarray, glyph_height: float, most: tuple[float, float]
+) -> None:
+    """Refuse an image wider or taller than `most` glyph heights, before any copy of it is
+    made at another scale: decoding a page of text costs minutes and reads nothing useful."""
+    wide, tall = size_in_glyphs(gray, glyph_height)
+    if wide > most[0] or tall > most[1]:
+        raise ImageInputError(
+            f"the image holds {wide:.0f} × {tall:.0f} glyph heights of ink, more than one "
+            f"formula (at most {most[0]:.0f} × {most[1]:.0f}): a page of text or several "
+            "formulas; crop it to the formula",
+            "not_formula",
+        )
 
 
 def native_image(source: ImageSource, limits: Limits) -> np.ndarray:
@@ -105,5 +130,5 @@ _STATUS: dict[str, int] = {"too_large": 413, "not_image": 415, "unsupported": 41
 
 def status_for(error: ImageInputError) -> int:
     """413 for sizes over a limit, 415 for data that is not an image (or an image mode that
-    cannot be read), 422 otherwise (empty, corrupt, blank, unreadable)."""
+    cannot be read), 422 otherwise (empty, corrupt, blank, unreadable, not one formula)."""
     return _STATUS.get(error.kind, 422)

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -32,10 +33,12 @@ from im2markup.inference.loading import default_model_dir, load_for_inference
 from im2markup.latex.detokenizer import detokenize
 from im2markup.model.base import Hypothesis, ImageToMarkupModel
 from im2markup.model.config import DecodeConfig
+from im2markup.model.deadline import DeadlineExceeded, check_deadline
 from im2markup.model.well_formed import first_well_formed
 from im2markup.serving.inputs import ImageSource, ModelInputs, describe, prepare_inputs
 from im2markup.serving.limits import Limits
 from im2markup.serving.rerank import rerank
+from im2markup.serving.scale_search import Decode, Key, choose_scales
 
 log = logging.getLogger(__name__)
 
@@ -82,18 +85,40 @@ class FailedPrediction:
 Result = Prediction | FailedPrediction
 
 
+@dataclass(frozen=True)
+class _Options:
+    """What one call asks of every image: beam width, attention maps, verification, and the
+    `time.monotonic()` deadline past which the call stops (`DeadlineExceeded`)."""
+
+    beam_size: int
+    attention: bool
+    verify: bool
+    deadline: float | None
+
+
+def _beam_width(beam_size: int | None, default: int) -> int:
+    """`beam_size`, `default` when it is None; anything but a positive integer is refused
+    rather than decoded some other way."""
+    if beam_size is None:
+        return default
+    if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
+        raise ValueError(f"beam_size must be a positive integer or None, got {beam_size!r}")
+    return beam_size
+
+
 class Predictor:
     """A loaded model with everything needed to go from an image to LaTeX.
 
     `crohme` keeps the output to the symbols of CROHME's handwritten formulas (`crohme_mask`).
     Each image is read greedily at its estimated scale times each of `scale_multipliers`, and
-    the reading the model scores highest picks the scale the final (beam) decoding uses;
-    `(1.0,)` decodes once, at the estimate. An image well above the training scale, or one
-    near it with thin strokes, is also read with heavier strokes, at the same scales
-    (`images.stroke_weight`), unless `heavier_strokes` is False. Grain on the paper is taken
-    off first (`images.grain`), unless `clear_grain` is False. `glyph_height` is the height
-    of a glyph in the model's training images, which an image's glyphs are brought to
-    (printed renders by default, `ink_render.INPUT_GLYPH_HEIGHT` for handwriting).
+    the reading the model scores highest picks the scale the final (beam) decoding uses
+    (`scale_search`, which gives up on a reading as soon as it cannot win); `(1.0,)` decodes
+    once, at the estimate. An image well above the training scale, or one near it with thin
+    strokes, is also read with heavier strokes, at the same scales (`images.stroke_weight`),
+    unless `heavier_strokes` is False. Grain on the paper is taken off first
+    (`images.grain`), unless `clear_grain` is False. `glyph_height` is the height of a glyph
+    in the model's training images, which an image's glyphs are brought to (printed renders
+    by default, `ink_render.INPUT_GLYPH_HEIGHT` for handwriting).
     `own_batches` decodes every image in calls of its own: a model with int8 weights
     (`model.quantize`) quantizes activations per call, so in a shared batch an image's reading
     would depend on its neighbours. `sheet` reads images as writing on paper: light evened
@@ -123,7 +148,7 @@ class Predictor:
         self.model = model.eval()
         self.vocab = vocab
         self.device = torch.device(device)
-        self.beam_size = beam_size
+        self.beam_size = _beam_width(beam_size, DecodeConfig.beam_size)
         self.max_len = max_len
         self.batch_size = batch_size
         self.limits = limits or Limits()
@@ -144,14 +169,16 @@ class Predictor:
         beam_size: int | None = None,
         attention: bool = False,
         verify: bool = False,
+        deadline: float | None = None,
     ) -> Prediction:
         """LaTeX of one image (a PIL image, a path or the bytes of an image file).
 
         Raises `ImageInputError` when the image cannot be used (unreadable, empty, too large,
-        no ink).
+        no ink, more than one formula), `ValueError` for a `beam_size` that is not a positive
+        integer, and `DeadlineExceeded` once `time.monotonic()` passes `deadline`.
         """
         result = self.predict_batch(
-            [source], beam_size=beam_size, attention=attention, verify=verify
+            [source], beam_size=beam_size, attention=attention, verify=verify, deadline=deadline
         )[0]
         if isinstance(result, FailedPrediction):
             raise ImageInputError(f"{result.source}: {result.error}", result.kind)
@@ -164,18 +191,21 @@ class Predictor:
         beam_size: int | None = None,
         attention: bool = False,
         verify: bool = False,
+        deadline: float | None = None,
     ) -> list[Result]:
         """One result per source, in order; a bad image gives a `FailedPrediction`, never an
-        exception for the whole batch."""
+        exception for the whole batch (a passed `deadline` stops the whole call)."""
         return list(
-            self.iter_predict(sources, beam_size=beam_size, attention=attention, verify=verify)
+            self.iter_predict(
+                sources, beam_size=beam_size, attention=attention, verify=verify, deadline=deadline
+            )
         )
 
     def model_input(self, source: ImageSource) -> np.ndarray:
         """The padded model input `predict` decodes for `source`: the image at the scale the
         search chooses (raises `ImageInputError` for an unusable image)."""
-        inputs = self._prepare(source)
-        pixels, _ = self._choose_scales({0: inputs}, {0: 0.0})[0]
+        inputs = self._prepare(source, None)
+        pixels, _ = choose_scales({0: inputs}, self._greedy({0: 0.0}, None))[0]
         return pixels
 
     def iter_predict(
@@ -186,31 +216,32 @@ class Predictor:
         attention: bool = False,
         verify: bool = False,
         chunk_size: int = 64,
+        deadline: float | None = None,
     ) -> Iterator[Result]:
         """Results in input order, reading `chunk_size` images at a time so that a long list
         of files never sits in memory all at once."""
-        chunk: list[ImageSource] = []
-        for source in sources:
-            chunk.append(source)
-            if len(chunk) == chunk_size:
-                yield from self._predict_chunk(chunk, beam_size, attention, verify)
-                chunk = []
-        if chunk:
-            yield from self._predict_chunk(chunk, beam_size, attention, verify)
+        options = _Options(_beam_width(beam_size, self.beam_size), attention, verify, deadline)
+        return self._iter_chunks(iter(sources), options, chunk_size)
 
-    def _predict_chunk(
-        self, sources: list[ImageSource], beam_size: int | None, attention: bool, verify: bool
-    ) -> list[Result]:
+    def _iter_chunks(
+        self, sources: Iterator[ImageSource], options: _Options, chunk_size: int
+    ) -> Iterator[Result]:
+        while chunk := list(itertools.islice(sources, chunk_size)):
+            yield from self._predict_chunk(chunk, options)
+
+    def _predict_chunk(self, sources: list[ImageSource], options: _Options) -> list[Result]:
         results: list[Result] = [FailedPrediction("not decoded")] * len(sources)
         ready: dict[int, ModelInputs] = {}
         seconds: dict[int, float] = {}
         for i, source in enumerate(sources):
             start = time.perf_counter()
             try:
-                ready[i] = self._prepare(source)
+                ready[i] = self._prepare(source, options.deadline)
             except ImageInputError as err:
                 seconds_spent = time.perf_counter() - start
                 results[i] = FailedPrediction(str(err), describe(source), seconds_spent, err.kind)
+            except DeadlineExceeded:
+                raise
             except Exception as err:  # an image no reader foresaw must not cost the batch
                 log.exception("unexpected failure reading %s", describe(source))
                 seconds_spent = time.perf_counter() - start
@@ -218,18 +249,20 @@ class Predictor:
                 results[i] = FailedPrediction(reason, describe(source), seconds_spent, "corrupt")
             else:
                 seconds[i] = time.perf_counter() - start
-        chosen = self._choose_scales(ready, seconds)
-        beam = beam_size or self.beam_size
+        chosen = choose_scales(ready, self._greedy(seconds, options.deadline))
+        beam, attention = options.beam_size, options.attention
         again = [
             ((i, 0), pixels)
             for i, (pixels, hyp) in chosen.items()
             if hyp is None or beam > 1 or attention
         ]
-        final = self._decode(again, beam, attention, seconds)
+        search = Search(beam, self.max_len, attention, self.allowed_tokens, options.deadline)
+        final = self._decode(again, search, seconds)
         for i, (pixels, hyp) in chosen.items():
             start = time.perf_counter()
             hyp, verified = first_well_formed(final.get((i, 0), hyp), self.vocab), None
-            if verify:
+            if options.verify:
+                check_deadline(options.deadline)
                 n_best = hyp.n_best or [hyp]
                 hyp, verified = rerank(
                     ready[i].native, n_best, self.vocab, self.verify_styles, self.limits
@@ -238,7 +271,7 @@ class Predictor:
             results[i] = self._prediction(hyp, pixels, attention, verified, seconds[i])
         return results
 
-    def _prepare(self, source: ImageSource) -> ModelInputs:
+    def _prepare(self, source: ImageSource, deadline: float | None) -> ModelInputs:
         return prepare_inputs(
             source,
             self.limits,
@@ -247,43 +280,30 @@ class Predictor:
             self.clear_grain,
             self.glyph_height,
             self.sheet,
+            deadline,
         )
 
-    def _choose_scales(
-        self, ready: dict[int, ModelInputs], seconds: dict[int, float]
-    ) -> dict[int, tuple[np.ndarray, Hypothesis | None]]:
-        """Per image, the candidate scale whose greedy reading the model is surest of, with
-        that reading (`None` where there was only one candidate and nothing was decoded)."""
-        chosen: dict[int, tuple[np.ndarray, Hypothesis | None]] = {
-            i: (inputs.candidates[0], None) for i, inputs in ready.items()
-        }
-        several = [
-            ((i, j), pixels)
-            for i, inputs in ready.items()
-            if len(inputs.candidates) > 1
-            for j, pixels in enumerate(inputs.candidates)
-        ]
-        for (i, j), hyp in self._decode(several, 1, False, seconds).items():
-            best = chosen[i][1]
-            if best is None or hyp.score > best.score:
-                chosen[i] = (ready[i].candidates[j], hyp)
-        return chosen
+    def _greedy(self, seconds: dict[int, float], deadline: float | None) -> Decode:
+        """The scale search's way to read candidates: greedily, each given up below its floor."""
+        search = Search(1, self.max_len, False, self.allowed_tokens, deadline)
+        return lambda items, floors: self._decode(items, search, seconds, floors)
 
     def _decode(
         self,
-        items: list[tuple[tuple[int, int], np.ndarray]],
-        beam_size: int,
-        attention: bool,
+        items: list[tuple[Key, np.ndarray]],
+        search: Search,
         seconds: dict[int, float],
-    ) -> dict[tuple[int, int], Hypothesis]:
+        floors: Sequence[float] | None = None,
+    ) -> dict[Key, Hypothesis]:
         """Decode `(image index, candidate)` inputs, those of one size together, at most
         `batch_size` at a time (and one image's alone with `own_batches`); each adds its share
         of its batch's time to its image's."""
-        search = Search(beam_size, self.max_len, attention, self.allowed_tokens)
         apart = [key[0] for key, _ in items] if self.own_batches else None
         images = [pixels for _, pixels in items]
-        decoded: dict[tuple[int, int], Hypothesis] = {}
-        results = decode_images(self.model, images, self.device, search, self.batch_size, apart)
+        results = decode_images(
+            self.model, images, self.device, search, self.batch_size, apart, floors
+        )
+        decoded: dict[Key, Hypothesis] = {}
         for (key, _), (hyp, share) in zip(items, results, strict=True):
             decoded[key] = hyp
             seconds[key[0]] += share

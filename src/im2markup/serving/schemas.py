@@ -50,14 +50,19 @@ class PredictResponse(BaseModel):
 
 
 class Health(BaseModel):
-    """Liveness plus the load: which model answers, and how many requests wait."""
+    """Liveness plus the load: which model answers, and how many requests run and wait."""
 
-    status: str
+    status: str = Field(
+        description="ok: a worker is free; busy: every worker is busy, new requests wait; "
+        "full: the waiting line is full, new requests are refused (503)"
+    )
     model: str
     device: str
     workers: int
-    pending: int
-    capacity: int
+    running: int = Field(description="requests a worker is decoding")
+    queued: int = Field(description="requests waiting for a worker")
+    pending: int = Field(description="running + queued")
+    capacity: int = Field(description="most requests running or queued at once")
 
 
 class ErrorBody(BaseModel):

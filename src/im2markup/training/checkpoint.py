@@ -10,6 +10,7 @@ torn file.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import random
 import re
@@ -26,6 +27,8 @@ from im2markup.model.io import clean_state_dict
 FORMAT_VERSION = 1
 LAST = "last.pt"
 _STEP_FILE = re.compile(r"^step-(\d+)\.pt$")
+
+log = logging.getLogger(__name__)
 
 
 class CheckpointError(RuntimeError):
@@ -140,9 +143,13 @@ def latest_checkpoint(directory: Path) -> dict[str, Any] | None:
         if not path.exists():
             continue
         try:
-            return load_checkpoint(path)
+            state = load_checkpoint(path)
         except CheckpointError as exc:
             errors.append(str(exc))
+            continue
+        if errors:  # resuming from an older state loses steps: say so
+            log.warning("skipped unreadable checkpoints (%s); using %s", "; ".join(errors), path)
+        return state
     if errors:
         raise CheckpointError("no readable checkpoint: " + "; ".join(errors))
     return None

@@ -22,7 +22,6 @@ from __future__ import annotations
 import re
 import secrets
 import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -42,6 +41,7 @@ from im2markup.data.render.compile import (
 )
 from im2markup.data.render.dimensions import join_dimensions
 from im2markup.data.render.templates import MARKER, get_style
+from im2markup.data.render.work_dirs import work_dir
 
 BATCH_SIZE = 256
 FUNCTIONS = {"sin": r"\sin", "cos": r"\cos", "tan": r"\tan", "log": r"\log", "lim": r"\lim"}
@@ -395,7 +395,7 @@ def _pages(path: Path, tag: str) -> tuple[dict[int, Page], str | None]:
 def _run_batch(texts: Sequence[str], timeout: float) -> _Outcome:
     """Typeset one batch in a private directory that is removed afterwards."""
     tag = f"{MARKER}{secrets.token_hex(8)}"
-    with tempfile.TemporaryDirectory(prefix="im2markup-glyphs-") as tmp:
+    with work_dir("glyphs-") as tmp:
         work = Path(tmp)
         (work / "batch.tex").write_text(batch_document(texts, tag), encoding="utf-8")
         command = ["latex", "-interaction=nonstopmode", "-no-shell-escape", "batch.tex"]

@@ -57,12 +57,15 @@ def render_handwritten(
         raise RenderError(str(error)) from error
     style = typeset_style()
     generators = [np.random.default_rng([seed, index]) for index in range(len(formulas))]
-    texts = [
-        f"{hand_switch(choose_fonts(rng, fonts))}\n{formula}" if formula.strip() else formula
-        for rng, formula in zip(generators, formulas, strict=True)
-    ]
+    switches = [hand_switch(choose_fonts(rng, fonts)) for rng in generators]
     typeset = render_tex(
-        texts, style.name, processed=False, dpi=RASTER_DPI, composited=True, **render_options
+        formulas,
+        style.name,
+        processed=False,
+        dpi=RASTER_DPI,
+        composited=True,
+        prefixes=switches,
+        **render_options,
     )
     results = []
     for result, rng in zip(typeset, generators, strict=True):

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
+import stat
 from pathlib import Path
 from typing import Literal
 
@@ -60,14 +62,24 @@ _HEIGHT_PERCENTILE = 60
 _MAX_ASPECT = 2.5
 # Images with a longer side than this are measured on a reduced copy.
 _MEASURE_MAX_SIDE = 1200
+# Glyphs measured to tell one formula from a page of text (a long formula has a few hundred).
+_SIZE_SAMPLE = 500
 
 
 # What went wrong, for callers that act on it (the HTTP API's status codes) without parsing
 # the sentence: `unreadable` (the file cannot be opened), `too_large` (over a size limit),
 # `empty` (no bytes or no pixels), `not_image` (no known image format), `unsupported` (an image
-# mode that cannot become gray), `corrupt` (a known format, damaged), `no_ink` (blank).
+# mode that cannot become gray), `corrupt` (a known format, damaged), `no_ink` (blank),
+# `not_formula` (far more ink than one formula: a page of text).
 ImageErrorKind = Literal[
-    "unreadable", "too_large", "empty", "not_image", "unsupported", "corrupt", "no_ink"
+    "unreadable",
+    "too_large",
+    "empty",
+    "not_image",
+    "unsupported",
+    "corrupt",
+    "no_ink",
+    "not_formula",
 ]
 
 
@@ -158,7 +170,8 @@ def scale_candidates(
     multipliers: tuple[float, ...] = SCALE_MULTIPLIERS,
     target: float = TRAINING_GLYPH_HEIGHT,
 ) -> list[float]:
-    """The factors worth decoding `gray` at: its estimated scale times each multiplier.
+    """The factors worth decoding `gray` at: its estimated scale times each multiplier, the
+    multipliers nearest 1 first (the estimate is most often right), each factor once.
 
     One estimate is not enough: on renders at the training scale it spreads ±20% around 1,
     and a model reads a formula 15% too large or too small noticeably worse. Decoding at a
@@ -166,8 +179,9 @@ def scale_candidates(
     `benchmarks/README.md`, "Reading user images at several scales").
     """
     estimate = estimate_scale(gray, target) or 1.0
-    factors = {round(max(estimate * m, 1 / MAX_UPSCALE), 3) for m in multipliers}
-    return sorted(factors)
+    nearest_first = sorted(multipliers, key=lambda m: abs(math.log(m)))
+    factors = [round(max(estimate * m, 1 / MAX_UPSCALE), 3) for m in nearest_first]
+    return list(dict.fromkeys(factors))
 
 
 def _crop_to_ink(gray: np.ndarray) -> np.ndarray:
@@ -189,17 +203,7 @@ def _open(source: str | Path | bytes | Image.Image, max_bytes: int, max_pixels: 
         reason = f"expected an image, a path or bytes, got {type(source).__name__}"
         raise ImageInputError(reason, "unreadable")
     else:
-        path = Path(source)
-        try:
-            size = path.stat().st_size
-            if size > max_bytes:
-                reason = f"file of {size} bytes is larger than the limit of {max_bytes}"
-                raise ImageInputError(reason, "too_large")
-            with path.open("rb") as file:  # bounded: a device or pipe reports size 0
-                data = file.read(max_bytes + 1)
-        except OSError as error:
-            reason = f"cannot read {path.name}: {error.strerror or error}"
-            raise ImageInputError(reason, "unreadable") from None
+        data = _read_regular_file(Path(source), max_bytes)
     if not data:
         raise ImageInputError("the file is empty (0 bytes)", "empty")
     if len(data) > max_bytes:
@@ -220,6 +224,23 @@ def _open(source: str | Path | bytes | Image.Image, max_bytes: int, max_pixels: 
         reason = f"the image file is corrupt or truncated ({error})"
         raise ImageInputError(reason, "corrupt") from None
     return image
+
+
+def _read_regular_file(path: Path, max_bytes: int) -> bytes:
+    """The bytes of `path`, which must be a regular file: reading a FIFO would wait for a
+    writer forever, and a device may never end. Opened without blocking, then checked."""
+    try:
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as file:
+            info = os.fstat(file.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise ImageInputError(f"{path.name} is not a regular file", "unreadable")
+            if info.st_size > max_bytes:
+                reason = f"file of {info.st_size} bytes is larger than the limit of {max_bytes}"
+                raise ImageInputError(reason, "too_large")
+            return file.read(max_bytes + 1)
+    except OSError as error:
+        reason = f"cannot read {path.name}: {error.strerror or error}"
+        raise ImageInputError(reason, "unreadable") from None
 
 
 def _check_pixels(size: tuple[int, int], max_pixels: int) -> None:
@@ -252,13 +273,16 @@ def _to_gray(image: Image.Image) -> np.ndarray:
 
 
 def _deep_to_gray(values: np.ndarray) -> np.ndarray:
-    """16-bit, 32-bit and float images scaled into 0…255 by the range their type implies."""
+    """16-bit, 32-bit and float images scaled into 0…255 by the range their values imply:
+    floats within 0…1 are fractions of white; other values within 0…255 are 8-bit levels (a
+    mode "F" image made from an 8-bit array), within 0…65535 16-bit ones; others are stretched."""
+    is_float = values.dtype.kind == "f"
     values = values.astype(np.float64)
     low, high = float(values.min()), float(values.max())
-    if low >= 0 and high <= 255 and values.dtype.kind != "f":
-        top = 255.0
-    elif low >= 0 and high <= 1.0:
+    if low >= 0 and high <= 1.0 and is_float:
         top = 1.0
+    elif low >= 0 and high <= 255:
+        top = 255.0
     elif low >= 0 and high <= 65535:
         top = 65535.0
     else:
@@ -306,38 +330,61 @@ def _normalize(gray: np.ndarray) -> np.ndarray:
         gray = 255 - gray
         border = 255 - border
     paper = float(np.median(border))
-    darkness = np.clip(paper - gray.astype(np.float64), 0, None).ravel()
-    count = min(5, darkness.size)
-    peak = float(np.partition(darkness, darkness.size - count)[darkness.size - count])
+    # Every step is a function of the gray level, so it is worked out once per level and
+    # looked up: a full page costs one pass over its pixels, not several in float64.
+    darkness = np.clip(paper - np.arange(256, dtype=np.float64), 0, None)
+    # The fifth darkest pixel sets the black point (a few specks of dust do not).
+    levels = np.cumsum(np.bincount(gray.ravel(), minlength=256))
+    peak = float(darkness[int(np.searchsorted(levels, min(5, gray.size)))])
     if peak < MIN_CONTRAST:
         raise ImageInputError("the image has no ink: it is blank or nearly uniform", "no_ink")
-    stretched = 255.0 - np.clip(darkness.reshape(gray.shape) * (255.0 / peak), 0, 255)
+    stretched = 255.0 - np.clip(darkness * (255.0 / peak), 0, 255)
     stretched[stretched > 242] = 255  # paper noise (JPEG, scanner) becomes paper
-    return np.rint(stretched).astype(np.uint8)
+    return np.rint(stretched).astype(np.uint8)[gray]
 
 
-def estimate_scale(gray: np.ndarray, target: float = TRAINING_GLYPH_HEIGHT) -> float | None:
+def estimate_scale(
+    gray: np.ndarray, target: float = TRAINING_GLYPH_HEIGHT, most_glyphs: int | None = None
+) -> float | None:
     """How many times larger than the training images the glyphs are (None: nothing to measure).
 
-    `target` is `glyph_height` of the model's training images (printed renders by default).
+    `target` is `glyph_height` of the model's training images (printed renders by default);
+    `most_glyphs` bounds the components measured (`glyph_height`).
     """
     shrink = max(gray.shape) / _MEASURE_MAX_SIDE
     if shrink > 1:
         gray = _resize(gray, 1 / shrink)
-    height = glyph_height(gray)
+    height = glyph_height(gray, most_glyphs)
     if height is None:
         return None
     return max(shrink, 1.0) * height / target
 
 
-def glyph_height(gray: np.ndarray) -> float | None:
-    """The 60th percentile of the ink components' heights (full width at half their peak)."""
+def size_in_glyphs(gray: np.ndarray, target: float = TRAINING_GLYPH_HEIGHT) -> tuple[float, float]:
+    """(width, height) of `read_user_image`'s output in glyph heights, the unit the model's
+    inputs are bounded in whatever the image's resolution; (0, 0) with nothing to measure.
+    Quick on a page of text: the glyph height is measured on at most `_SIZE_SAMPLE` glyphs."""
+    scale = estimate_scale(gray, target, _SIZE_SAMPLE)
+    if scale is None:
+        return 0.0, 0.0
+    height, width = gray.shape
+    return width / (scale * target), height / (scale * target)
+
+
+def glyph_height(gray: np.ndarray, most_glyphs: int | None = None) -> float | None:
+    """The 60th percentile of the ink components' heights (full width at half their peak),
+    over all components, or over `most_glyphs` of them spread evenly when there are more."""
     darkness = (255.0 - gray.astype(np.float64)) / 255.0
-    labels, _ = ndimage.label(darkness >= _COMPONENT_THRESHOLD, structure=np.ones((3, 3)))
+    labels, count = ndimage.label(darkness >= _COMPONENT_THRESHOLD, structure=np.ones((3, 3)))
     # Each component with its one-pixel anti-aliased rim (where rims meet, one side wins).
     grown = ndimage.grey_dilation(labels, size=(3, 3))
+    boxes = ndimage.find_objects(labels)
+    numbers = range(1, count + 1)
+    if most_glyphs is not None and count > most_glyphs:
+        numbers = np.linspace(1, count, most_glyphs).astype(int).tolist()
     heights = []
-    for number, found in enumerate(ndimage.find_objects(labels), start=1):
+    for number in numbers:
+        found = boxes[number - 1]
         if found is None:
             continue
         rows = slice(max(0, found[0].start - 1), found[0].stop + 1)

@@ -16,8 +16,11 @@ from pathlib import Path
 
 from PIL import Image
 
-# Bump when the renderer's output changes for the same key.
-CACHE_VERSION = 1
+# Bump when the renderer's output changes for the same key. Version 2: formulas are held to
+# the allow-list of `latex.allow_list`; before it, a formula the word list let through could
+# change how the next formula of its batch rendered, and that image was cached under the
+# next formula's key, so version 1 entries are not trusted.
+CACHE_VERSION = 2
 
 
 class RenderCache:

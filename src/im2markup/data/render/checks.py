@@ -1,14 +1,16 @@
 """Checks made in Python before a formula reaches TeX.
 
 They refuse what would derail a whole batch (an unbalanced brace swallows the formulas after
-it, an `\\end{preview}` closes our page early) or what TeX must never see (file and definition
-primitives, via `im2markup.latex.safety`), each with a reason a person can act on.
+it, an `\\end{preview}` closes our page early) or what TeX must never see (anything but math,
+`im2markup.latex.allow_list`, and file and definition primitives, `im2markup.latex.safety`),
+each with a reason a person can act on.
 """
 
 from __future__ import annotations
 
 import re
 
+from im2markup.latex.allow_list import outside_allow_list
 from im2markup.latex.safety import check_formula
 
 MAX_CHARS = 4096
@@ -35,6 +37,7 @@ def precheck(formula: str, max_chars: int = MAX_CHARS) -> str | None:
         _brace_problem(formula)
         or _environment_problem(formula)
         or _delimiter_problem(formula)
+        or outside_allow_list(formula)
         or check_formula(formula)
     )
 

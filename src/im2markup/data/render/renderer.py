@@ -12,7 +12,6 @@ wider than the line is typeset again on a line wide enough, so nothing is clippe
 from __future__ import annotations
 
 import secrets
-import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from im2markup.data.render.compile import (
 from im2markup.data.render.dimensions import join_dimensions
 from im2markup.data.render.rasterize import RasterizeError, drop_alpha, rasterize
 from im2markup.data.render.templates import Style, get_style
+from im2markup.data.render.work_dirs import work_dir
 
 DEFAULT_DPI = 200
 BATCH_SIZE = 256
@@ -105,6 +105,7 @@ def render_tex(
     dpi: int = DEFAULT_DPI,
     batch_size: int = BATCH_SIZE,
     max_chars: int = MAX_CHARS,
+    prefixes: Sequence[str] | None = None,
 ) -> list[RenderResult]:
     """Render every formula; one `RenderResult` per input, in order.
 
@@ -114,6 +115,8 @@ def render_tex(
     the shared images); `composited=True` keeps the thin anti-aliased strokes. `timeout` bounds
     one formula's TeX or Ghostscript run (a batch gets a little more per formula), `workers`
     the number of batches typeset at once. Failures are cached too, except timeouts.
+    `prefixes` (one per formula) is the caller's own TeX, typeset on a line before its formula
+    once the formula has passed the checks (the handwriting renderer's font switch).
     """
     settings = _Settings(get_style(style), processed, composited, dpi, timeout)
     require_programs(settings.style.engine)
@@ -122,13 +125,16 @@ def render_tex(
     unique: dict[str, list[int]] = {}
     with tqdm(total=len(formulas), disable=not progress, unit="formula", desc="render") as bar:
         for index, formula in enumerate(formulas):
-            text = _prepare(settings.style, formula)
-            reason = precheck(text, max_chars)
+            source = _tex_source(formula)
+            reason = precheck(source, max_chars)
             if reason is not None:
                 results[index] = RenderResult(index, None, reason)
                 bar.update(1)
             else:
-                unique.setdefault(text, []).append(index)
+                if prefixes is not None and prefixes[index]:
+                    source = f"{prefixes[index]}\n{source}"
+                prepare = settings.style.prepare
+                unique.setdefault(prepare(source) if prepare else source, []).append(index)
         texts = list(unique)
         keys = [RenderCache.key(settings.cache_settings(), t) for t in texts]
         todo = []
@@ -154,11 +160,12 @@ def render_tex(
     return [r for r in results if r is not None]
 
 
-def _prepare(style: Style, formula: str) -> str:
-    """The formula as TeX will see it: no blank lines (a paragraph break ends math mode), and
-    dimensions that the normalized form split into letters joined again."""
-    text = join_dimensions("\n".join(line for line in formula.splitlines() if line.strip()))
-    return style.prepare(text) if style.prepare is not None else text
+def _tex_source(formula: str) -> str:
+    """The formula as it goes into the template: no blank lines (a paragraph break ends math
+    mode), and dimensions that the normalized form split into letters joined again. This is
+    what the checks see; a style's own rewrite (`Style.prepare`, which may use the template's
+    macros) comes after them."""
+    return join_dimensions("\n".join(line for line in formula.splitlines() if line.strip()))
 
 
 def _run_jobs(
@@ -222,7 +229,7 @@ def _run_job(
     cache: RenderCache | None,
 ) -> _Report:
     """Typeset and rasterize one batch in a private directory that is removed afterwards."""
-    with tempfile.TemporaryDirectory(prefix="im2markup-render-") as tmp:
+    with work_dir("batch-") as tmp:
         log = compile_batch(
             settings.style,
             [texts[uid] for uid in job.uids],
