@@ -115,4 +115,4 @@ def test_drawings_do_not_depend_on_the_number_of_workers(tmp_path: Path, tiny: d
 def test_cli_refuses_a_count_below_one(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     argv = ["data", "build-handwritten", "--glyphs", "0", "--out", str(tmp_path)]
     assert main(argv) == 2
-    assert "count and workers must be at least 1" in capsys.readouterr().err
+    assert "count must be at least 1" in capsys.readouterr().err

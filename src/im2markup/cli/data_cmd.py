@@ -199,54 +199,34 @@ def _styles(text: str) -> dict[str, float]:
     return styles
 
 
-def _build_ink(args: argparse.Namespace) -> int:
+def _build_from_inks(args: argparse.Namespace) -> int:
+    """`--ink` or `--glyphs N`: the two builds from the CROHME training inks."""
+    from im2markup.data.corpus.build_glyphs import GlyphOptions, build_glyphs
     from im2markup.data.corpus.build_ink import InkOptions, build_ink
     from im2markup.inference.loading import default_model_dir
 
+    shared = {
+        "name": args.name or "hw-v2",
+        "val_fraction": 0.08 if args.val_fraction is None else args.val_fraction,
+        "photo_fraction": args.photo_fraction,
+        "seed": args.seed,
+        "limit": args.limit,
+        "shared": args.shared,
+        "out": args.out,
+        "workers": args.workers,
+    }
     try:
-        options = InkOptions(
-            name=args.name or "hw-v2",
-            vocab=args.vocab or default_model_dir(handwritten=True),
-            variants=args.variants,
-            photo_fraction=args.photo_fraction,
-            val_fraction=0.08 if args.val_fraction is None else args.val_fraction,
-            seed=args.seed,
-            limit=args.limit,
-            shared=args.shared,
-            out=args.out,
-            workers=args.workers,
-        )
-        manifest = build_ink(options)
+        shared["vocab"] = args.vocab or default_model_dir(handwritten=True)
+        if args.glyphs is not None:
+            manifest = build_glyphs(GlyphOptions(count=args.glyphs, **shared))
+            keys = ("formulas", "test_labels_found")
+        else:
+            manifest = build_ink(InkOptions(variants=args.variants, **shared))
+            keys = ("expressions",)
     except (ValueError, FileNotFoundError) as error:
         print(f"im2markup data build-handwritten: {error}", file=sys.stderr)
         return 2
-    keys = ("manifest_hash", "seconds", "packed_bytes", "splits", "expressions")
-    print(json.dumps({k: manifest[k] for k in keys}, indent=2))
-    return 0
-
-
-def _build_glyphs(args: argparse.Namespace) -> int:
-    from im2markup.data.corpus.build_glyphs import GlyphOptions, build_glyphs
-    from im2markup.inference.loading import default_model_dir
-
-    try:
-        options = GlyphOptions(
-            name=args.name or "hw-v2",
-            vocab=args.vocab or default_model_dir(handwritten=True),
-            count=args.glyphs,
-            val_fraction=0.08 if args.val_fraction is None else args.val_fraction,
-            photo_fraction=args.photo_fraction,
-            seed=args.seed,
-            limit=args.limit,
-            shared=args.shared,
-            out=args.out,
-            workers=args.workers,
-        )
-        manifest = build_glyphs(options)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"im2markup data build-handwritten: {error}", file=sys.stderr)
-        return 2
-    keys = ("manifest_hash", "seconds", "packed_bytes", "splits", "formulas", "test_labels_found")
+    keys = ("manifest_hash", "seconds", "packed_bytes", "splits", *keys)
     print(json.dumps({k: manifest[k] for k in keys}, indent=2))
     return 0
 
@@ -254,10 +234,8 @@ def _build_glyphs(args: argparse.Namespace) -> int:
 def _build_handwritten(args: argparse.Namespace) -> int:
     from im2markup.data.corpus.build_handwritten import HandwrittenOptions, build_handwritten
 
-    if args.glyphs is not None:
-        return _build_glyphs(args)
-    if args.ink:
-        return _build_ink(args)
+    if args.glyphs is not None or args.ink:
+        return _build_from_inks(args)
     try:
         options = HandwrittenOptions(
             name=args.name or "hw-v1",

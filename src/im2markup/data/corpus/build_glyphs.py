@@ -46,6 +46,7 @@ from im2markup.data.corpus.build_ink import (
 from im2markup.data.corpus.cleaning import Exclusions, PoolEntry
 from im2markup.data.corpus.corpora import CORPORA, im2latex_split
 from im2markup.data.corpus.crohme_inks import LabelledInk, ink_test_formulas, writer_split
+from im2markup.data.corpus.handwriting_options import HandwritingBuildOptions
 from im2markup.data.corpus.manifest import file_digest, write_manifest
 from im2markup.data.corpus.split_writers import MAX_TOKENS, SplitWriter
 from im2markup.data.handwriting.crohme_reader import TEST_CAPTIONS, TRAIN_CAPTIONS
@@ -57,7 +58,7 @@ from im2markup.data.handwriting.inkml import TRAIN_INKML
 from im2markup.data.handwriting.photo import PhotoOptions
 from im2markup.data.shards import ShardReader, formula_key
 from im2markup.latex.normalizer import normalize
-from im2markup.paths import data_dir, shared_data_dir
+from im2markup.paths import shared_data_dir
 
 STYLE, PHOTO_STYLE = "glyphs", "glyphs-photo"
 CROHME_SOURCE = "crohme-train"
@@ -67,32 +68,19 @@ SEEDS = "drawing k: synthesis default_rng([seed, k, 0]), ink drawing default_rng
 
 
 @dataclass
-class GlyphOptions:
-    """Everything a glyph build depends on besides the input files themselves."""
+class GlyphOptions(HandwritingBuildOptions):
+    """Everything a glyph build depends on besides the input files: `count` drawings."""
 
-    name: str = "hw-v2"
-    vocab: Path | None = None
     count: int = 40_000
-    val_fraction: float = 0.08
-    seed: int = 0
-    photo_fraction: float = 0.3
-    limit: int | None = None
-    shared: Path | None = None
-    out: Path | None = None
-    workers: int = 2
-    progress: bool = True
 
     def __post_init__(self) -> None:
-        if self.count < 1 or self.workers < 1:
-            raise ValueError("count and workers must be at least 1")
-        if not 0.0 <= self.val_fraction < 1.0:
-            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
-        if not 0.0 <= self.photo_fraction <= 1.0:
-            raise ValueError(f"photo_fraction must be in [0, 1], got {self.photo_fraction}")
+        super().__post_init__()
+        if self.count < 1:
+            raise ValueError("count must be at least 1")
 
     @property
     def directory(self) -> Path:
-        return (self.out if self.out is not None else data_dir() / self.name) / "glyphs"
+        return self.folder("glyphs")
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from tqdm import tqdm
 
 from im2markup.data.corpus.cleaning import Exclusions
 from im2markup.data.corpus.crohme_inks import LabelledInk, ink_test_formulas, writer_split
+from im2markup.data.corpus.handwriting_options import HandwritingBuildOptions
 from im2markup.data.corpus.manifest import file_digest, write_manifest
 from im2markup.data.corpus.split_writers import MAX_TOKENS, SplitWriter
 from im2markup.data.handwriting.crohme_reader import TEST_CAPTIONS, TRAIN_CAPTIONS
@@ -46,7 +47,7 @@ from im2markup.data.images.preprocess import process_rendered
 from im2markup.data.images.user_images import read_user_image
 from im2markup.data.shards import ShardReader
 from im2markup.data.vocab import Vocab
-from im2markup.paths import data_dir, shared_data_dir
+from im2markup.paths import shared_data_dir
 
 SOURCE = "crohme-ink"
 MAX_INK_SIZE = (800, 240)
@@ -56,32 +57,20 @@ STYLE, AUGMENTED_STYLE, PHOTO_STYLE = "ink", "ink-augmented", "ink-photo"
 
 
 @dataclass
-class InkOptions:
-    """Everything an ink build depends on besides the input files themselves."""
+class InkOptions(HandwritingBuildOptions):
+    """Everything an ink build depends on besides the input files: `variants` drawings of
+    each training ink (the first as written)."""
 
-    name: str = "hw-v2"
-    vocab: Path | None = None
     variants: int = 8
-    photo_fraction: float = 0.3
-    val_fraction: float = 0.08
-    seed: int = 0
-    limit: int | None = None
-    shared: Path | None = None
-    out: Path | None = None
-    workers: int = 2
-    progress: bool = True
 
     def __post_init__(self) -> None:
-        if self.variants < 1 or self.workers < 1:
-            raise ValueError("variants and workers must be at least 1")
-        if not 0.0 <= self.val_fraction < 1.0:
-            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
-        if not 0.0 <= self.photo_fraction <= 1.0:
-            raise ValueError(f"photo_fraction must be in [0, 1], got {self.photo_fraction}")
+        super().__post_init__()
+        if self.variants < 1:
+            raise ValueError("variants must be at least 1")
 
     @property
     def directory(self) -> Path:
-        return (self.out if self.out is not None else data_dir() / self.name) / "ink"
+        return self.folder("ink")
 
 
 def read_vocab(path: Path | None) -> Vocab:
