@@ -14,7 +14,6 @@ A sampler reads the resident memory of the server and its children from /proc ev
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import signal
@@ -29,24 +28,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-from PIL import Image, ImageDraw, ImageFont
 
+from im2markup.evaluation.transforms import text_page
 from im2markup.paths import shared_data_dir
 
 MEDIAN_TOKENS = 53
 TOLERANCE = 3
-
-
-def text_page(lines: list[str], size: int = 1000) -> bytes:
-    """A `size`×`size` PNG of lines of `lines` typed as plain text."""
-    page = Image.new("L", (size, size), 255)
-    draw = ImageDraw.Draw(page)
-    font = ImageFont.load_default()
-    for row, y in enumerate(range(5, size - 12, 14)):
-        draw.text((5, y), lines[row][: size // 6], fill=0, font=font)
-    buffer = io.BytesIO()
-    page.save(buffer, format="PNG", optimize=True)
-    return buffer.getvalue()
 
 
 def median_length_images(root: Path, lines: list[str], count: int) -> list[bytes]:

@@ -7,7 +7,6 @@ and serving run end to end either way.
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import socket
@@ -26,9 +25,10 @@ import httpx
 import numpy as np
 import torch
 import uvicorn
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 from im2markup.data.vocab import Vocab
+from im2markup.evaluation.transforms import text_page
 from im2markup.inference.loading import default_model_dir
 from im2markup.model.config import preset
 from im2markup.model.factory import build_model
@@ -123,17 +123,8 @@ def write_bad_inputs(directory: Path, good_png: Path) -> dict[str, Path]:
 
 
 def text_page_png(formulas: Path, size: int = 1000) -> bytes:
-    """A `size`×`size` PNG of a page of text (lines of shared formulas typed as plain text in
-    PIL's default font): what a user sends by mistake instead of one formula."""
-    lines = formulas.read_text(encoding="utf-8").splitlines()
-    page = Image.new("L", (size, size), 255)
-    draw = ImageDraw.Draw(page)
-    font = ImageFont.load_default()
-    for row, y in enumerate(range(5, size - 12, 14)):
-        draw.text((5, y), lines[row][: size // 6], fill=0, font=font)
-    buffer = io.BytesIO()
-    page.save(buffer, format="PNG", optimize=True)
-    return buffer.getvalue()
+    """A `size`×`size` page of text made of the lines of `formulas` (`transforms.text_page`)."""
+    return text_page(formulas.read_text(encoding="utf-8").splitlines(), size)
 
 
 def free_port() -> int:

@@ -2,7 +2,8 @@
 
 Every transform takes a clean grayscale render and a seeded random generator and returns what
 a user might upload instead: rescaled, compressed, blurred, noisy, inverted, coloured, with wide
-margins, or as a screenshot of a whole page. They feed the robustness suite, which reads the
+margins, or as a screenshot of a whole page (and `text_page`, a page of text sent instead of
+a formula). They feed the robustness suite, which reads the
 results through the same user-image path as `im2markup predict`.
 """
 
@@ -12,11 +13,24 @@ import io
 from collections.abc import Callable
 
 import numpy as np
-from PIL import Image, ImageFilter, ImageOps
+from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
 from im2markup.data.handwriting.photo import Ink, Paper, PhotoOptions, photograph
 
 Transform = Callable[[Image.Image, np.random.Generator], Image.Image]
+
+
+def text_page(lines: list[str], size: int = 1000) -> bytes:
+    """A `size`×`size` PNG of a page of text, `lines` typed in PIL's default font: what a user
+    sends by mistake instead of one formula, and what must be refused quickly."""
+    page = Image.new("L", (size, size), 255)
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.load_default()
+    for row, y in enumerate(range(5, size - 12, 14)):
+        draw.text((5, y), lines[row % len(lines)][: size // 6], fill=0, font=font)
+    buffer = io.BytesIO()
+    page.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
 
 
 def rescale(factor: float) -> Transform:
