@@ -9,7 +9,7 @@ from safetensors.torch import load_file
 
 from im2markup.model.io import load_model_dir
 from im2markup.training.config_files import load_config
-from im2markup.training.export import CARD, export_run, model_card
+from im2markup.training.export import CARD, average_models, export_run, model_card
 from im2markup.training.runs import RunError, run_path
 from im2markup.training.session import train_run
 from training_fixtures import data_overrides, make_dataset
@@ -48,7 +48,7 @@ def test_export_ships_the_best_weights_in_bf16_with_their_provenance(
     assert "`im2markup data build`" in card and "Typeset formulas" in card
     assert "bidirectional row encoder" in card and "attention and input feeding" in card
     for config, says in (("small_ctc", "The CTC baseline"), ("small_cnn_only", "no row encoder")):
-        other = model_card(config, meta, load_config(config))
+        other = model_card(config, meta, load_config(config).model)
         assert says in other and ("input feeding" in other) == (config != "small_ctc")
 
     # A model trained on handwriting drawings gets the handwriting card.
@@ -128,3 +128,17 @@ def test_export_can_ship_the_mean_of_runs_of_one_model(
     train_run("c", "debug", [*overrides, "model.embed_dim=12"])
     with pytest.raises(RunError, match="another model or vocabulary"):
         export_run(run_path("a"), tmp_path / "mixed", average_with=[run_path("c")])
+
+    shipped = [export_run(run_path(name), tmp_path / f"shipped-{name}") for name in "abc"]
+    soup = average_models(shipped[:2], tmp_path / "model-soup")
+    meta = json.loads((soup / "config.json").read_text(encoding="utf-8"))["metadata"]
+    assert meta["run"] == "a" and meta["validation"] == {}
+    assert [o["run"] for o in meta["averaged_with"]] == ["b"]
+    weights = load_file(str(soup / "model.safetensors"))
+    first, second = (load_file(str(d / "model.safetensors")) for d in shipped[:2])
+    for key in floats:
+        mean = ((first[key].float() + second[key].float()) / 2).to(torch.bfloat16)
+        assert torch.equal(weights[key], mean), key
+    assert "--average" in (soup / CARD).read_text(encoding="utf-8")
+    with pytest.raises(RunError, match="another model or vocabulary"):
+        average_models([shipped[0], shipped[2]], tmp_path / "model-mixed")

@@ -13,6 +13,7 @@ EPILOG = """examples:
   im2markup train --status
   im2markup train --export small-1 --out src/im2markup/bundled_models/default
   im2markup train --export small-1 --average small-2 --out src/im2markup/bundled_models/default
+  im2markup train --export MODEL_DIR --average MODEL_DIR2 --out DIR
   torchrun --nproc-per-node 2 -m im2markup.cli.main train small --name ddp-1
 """
 
@@ -74,7 +75,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--export",
         metavar="NAME",
         help="write run NAME's best validated weights to --out as a shippable model "
-        "(bfloat16 safetensors, config with provenance, MODEL_CARD.md)",
+        "(bfloat16 safetensors, config with provenance, MODEL_CARD.md); NAME may also be a "
+        "model directory, to be averaged with --average model directories",
     )
     parser.add_argument("--out", type=Path, metavar="DIR", help="model directory for --export")
     parser.add_argument(
@@ -86,7 +88,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         default=[],
         metavar="NAME",
         help="with --export: ship the mean of the run's weights and these runs' (same model "
-        "and vocabulary, each chosen like the run's own)",
+        "and vocabulary, each chosen like the run's own), or of these model directories'",
     )
     return parser
 
@@ -118,10 +120,14 @@ def run(args: argparse.Namespace) -> int:
             print(runs.status(args.status or None))
             return 0
         if args.export:
-            from im2markup.training.export import export_run
+            from im2markup.training.export import average_models, export_run, is_model_dir
 
             if args.out is None:
                 raise ConfigError("--export needs --out DIR")
+            if is_model_dir(Path(args.export)):
+                out = average_models([Path(args.export), *map(Path, args.average)], args.out)
+                print(f"wrote the mean of {args.export} and {' '.join(args.average)} to {out}")
+                return 0
             out = export_run(
                 runs.run_path(args.export),
                 args.out,

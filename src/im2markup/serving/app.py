@@ -2,13 +2,14 @@
 
 `POST /api/predict` takes an image as a multipart upload (field `file`) or as JSON
 `{"image_base64": ...}` and answers with the LaTeX, optionally the server-side render of the
-prediction and the per-token attention. Every request passes through a bounded worker pool,
-so a burst of uploads waits in a short line (or is refused with 503) instead of exhausting
-memory; a request that takes too long is answered with 504 and its work stops there
-(`model.deadline`), so it does not hold a worker any longer. Headers and body must arrive
-within the read timeout (`connections`). Every answer carries the headers of
-`security_headers`. The schema is at `/openapi.json`; FastAPI's `/docs` pages are off
-because they load scripts from a CDN.
+prediction and the per-token attention. Every upload is first read and screened on its own
+(`intake`, smallest first), so a page of text is refused before it can wait in the decoding
+line; what passes goes through a bounded worker pool, so a burst of uploads waits in a short
+line (or is refused with 503) instead of exhausting memory; a request that takes too long is
+answered with 504 and its work stops there (`model.deadline`), so it does not hold a worker
+any longer. Headers and body must arrive within the read timeout (`connections`). Every answer
+carries the headers of `security_headers`. The schema is at `/openapi.json`; FastAPI's `/docs`
+pages are off because they load scripts from a CDN.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from im2markup.data.render import RenderError
 from im2markup.model.deadline import deadline_after
 from im2markup.serving.connections import server_config
 from im2markup.serving.inputs import status_for
+from im2markup.serving.intake import Intake, IntakeFull
 from im2markup.serving.limits import ServerLimits
 from im2markup.serving.pool import PoolFull, WorkerPool
 from im2markup.serving.predictor import FailedPrediction, Predictor, load_model
@@ -99,6 +101,7 @@ def create_app(
             else load_model(model, device, threads=threads, int8=int8)
         )
         app.state.pool = WorkerPool(limits.workers, limits.queue_size)
+        app.state.intake = Intake(limits.screeners, limits.screen_queue_size)
         yield
         app.state.pool.shutdown()
 
@@ -121,6 +124,7 @@ def create_app(
     async def healthz(request: Request) -> Health:
         predictor: Predictor = request.app.state.predictor
         pool: WorkerPool = request.app.state.pool
+        intake: Intake = request.app.state.intake
         load = pool.load()
         return Health(
             status=load.status,
@@ -131,6 +135,7 @@ def create_app(
             queued=load.pending - load.running,
             pending=load.pending,
             capacity=pool.capacity,
+            screening=intake.running + intake.waiting,
         )
 
     @app.post(
@@ -153,8 +158,10 @@ def create_app(
             raise HTTPException(408, "the request body did not arrive in time") from err
         predictor: Predictor = request.app.state.predictor
         pool: WorkerPool = request.app.state.pool
+        intake: Intake = request.app.state.intake
         deadline = deadline_after(limits.request_timeout_s)
         try:
+            await intake.run(len(upload.data), predictor.screen, upload.data)
             return await pool.run(
                 _predict,
                 predictor,
@@ -163,7 +170,7 @@ def create_app(
                 deadline,
                 timeout=limits.request_timeout_s,
             )
-        except PoolFull as err:
+        except (PoolFull, IntakeFull) as err:
             raise HTTPException(503, f"server busy: {err}", headers={"Retry-After": "1"}) from err
         except TimeoutError as err:
             raise HTTPException(

@@ -73,14 +73,7 @@ def prepare_inputs(
     (`user_images.glyph_height`), which the image's glyphs are scaled to; `sheet` reads it as
     writing on paper (`user_images.read_user_image`). Past `deadline` (`time.monotonic()`)
     it raises `DeadlineExceeded` between steps."""
-    gray = read_user_image(
-        source,
-        max_bytes=limits.max_bytes,
-        max_pixels=limits.max_pixels,
-        clear_grain=clear_grain,
-        sheet=sheet,
-    )
-    _refuse_more_than_one_formula(gray, glyph_height, limits.max_formula_glyphs)
+    gray = read_formula(source, limits, clear_grain, glyph_height, sheet)
     candidates, ranks, refusal = [], [], None
     for variant in stroke_choices(gray) if heavier_strokes else [gray]:
         for rank, factor in enumerate(scale_candidates(variant, multipliers, glyph_height)):
@@ -93,6 +86,28 @@ def prepare_inputs(
     if not candidates:
         raise refusal or ImageInputError("no scale to read the image at", "too_large")
     return ModelInputs(candidates, ranks, np.asarray(at_scale(gray, 1.0)))
+
+
+def read_formula(
+    source: ImageSource,
+    limits: Limits,
+    clear_grain: bool = True,
+    glyph_height: float = TRAINING_GLYPH_HEIGHT,
+    sheet: bool = False,
+) -> np.ndarray:
+    """`source` read as `user_images.read_user_image` does, or `ImageInputError` when it is
+    unusable or holds more than one formula's worth of ink: the cheap first step of
+    `prepare_inputs`, which the server also takes on its own to refuse a page of text before
+    it waits for a decoding worker."""
+    gray = read_user_image(
+        source,
+        max_bytes=limits.max_bytes,
+        max_pixels=limits.max_pixels,
+        clear_grain=clear_grain,
+        sheet=sheet,
+    )
+    _refuse_more_than_one_formula(gray, glyph_height, limits.max_formula_glyphs)
+    return gray
 
 
 def _refuse_more_than_one_formula(

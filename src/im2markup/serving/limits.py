@@ -28,13 +28,17 @@ class Limits:
 
 @dataclass(frozen=True)
 class ServerLimits:
-    """What keeps a busy server responsive: `workers` decode at once, `queue_size` more wait
-    their turn, everything beyond that is refused (503) rather than piling up in memory. A
-    request's headers, and then its body, must each arrive within `read_timeout_s`; its
-    prediction (waiting included) is stopped and answered 504 after `request_timeout_s`."""
+    """What keeps a busy server responsive: each upload is first read and screened
+    (`screeners` at a time, `screen_queue_size` more waiting, smallest first; `intake`), then
+    `workers` decode at once and `queue_size` more wait their turn; everything beyond that is
+    refused (503) rather than piling up in memory. A request's headers, and then its body,
+    must each arrive within `read_timeout_s`; its prediction (waiting included) is stopped and
+    answered 504 after `request_timeout_s`."""
 
     workers: int = 1
     queue_size: int = 8
+    screeners: int = 1
+    screen_queue_size: int = 32
     request_timeout_s: float = 60.0
     read_timeout_s: float = 20.0
     max_request_bytes: int = 12 * 1024 * 1024

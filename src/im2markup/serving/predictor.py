@@ -35,7 +35,13 @@ from im2markup.model.base import Hypothesis, ImageToMarkupModel
 from im2markup.model.config import DecodeConfig
 from im2markup.model.deadline import DeadlineExceeded, check_deadline
 from im2markup.model.well_formed import first_well_formed
-from im2markup.serving.inputs import ImageSource, ModelInputs, describe, prepare_inputs
+from im2markup.serving.inputs import (
+    ImageSource,
+    ModelInputs,
+    describe,
+    prepare_inputs,
+    read_formula,
+)
 from im2markup.serving.limits import Limits
 from im2markup.serving.rerank import rerank
 from im2markup.serving.scale_search import Decode, Key, choose_scales
@@ -270,6 +276,11 @@ class Predictor:
             seconds[i] += time.perf_counter() - start
             results[i] = self._prediction(hyp, pixels, attention, verified, seconds[i])
         return results
+
+    def screen(self, source: ImageSource) -> None:
+        """Raise `ImageInputError` for an image `predict` would refuse (unreadable, too large,
+        blank, more than one formula), at the cost of reading it once, without decoding."""
+        read_formula(source, self.limits, self.clear_grain, self.glyph_height, self.sheet)
 
     def _prepare(self, source: ImageSource, deadline: float | None) -> ModelInputs:
         return prepare_inputs(

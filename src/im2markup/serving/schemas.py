@@ -63,6 +63,9 @@ class Health(BaseModel):
     queued: int = Field(description="requests waiting for a worker")
     pending: int = Field(description="running + queued")
     capacity: int = Field(description="most requests running or queued at once")
+    screening: int = Field(
+        description="uploads being read, or waiting to be, before they may join the line"
+    )
 
 
 class ErrorBody(BaseModel):

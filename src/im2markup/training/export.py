@@ -9,6 +9,7 @@ be traced to the run that made it.
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,12 +19,18 @@ import torch
 from safetensors.torch import load_file
 from torch import Tensor
 
-from im2markup.data.corpus.manifest import load_manifest
+from im2markup.data.corpus.manifest import file_digest, load_manifest
 from im2markup.data.corpus.pseudo_label_files import is_pseudo_label_source
 from im2markup.data.vocab import Vocab
 from im2markup.model.config import ModelConfig
 from im2markup.model.factory import build_model
-from im2markup.model.io import WEIGHTS_FILE, clean_state_dict, read_config, save_model
+from im2markup.model.io import (
+    WEIGHTS_FILE,
+    clean_state_dict,
+    read_config,
+    read_decode_config,
+    save_model,
+)
 from im2markup.paths import git_commit
 from im2markup.training.checkpoint import LAST, load_checkpoint
 from im2markup.training.config import ExperimentConfig
@@ -75,8 +82,76 @@ def export_run(
         "exported": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
     save_model(model, cfg.model, vocab, out, metadata=metadata, bf16=True, decode=cfg.decode)
-    (out / CARD).write_text(model_card(out.name, metadata, cfg), encoding="utf-8")
+    (out / CARD).write_text(model_card(out.name, metadata, cfg.model), encoding="utf-8")
     return out
+
+
+def average_models(models: Sequence[Path], out: Path) -> Path:
+    """Write to `out` the element-wise mean of the weights of exported model directories.
+
+    A shipped model's run may be gone while its weights stay in the repository; models
+    continued from one another (a run and its fine-tuned descendant) lie in one basin, so
+    their mean is a model soup like `export_run`'s `average_with`. The first model's
+    provenance is kept, the others are listed with the digests of their weights, and the
+    mean has no validation of its own.
+    """
+    if len(models) < 2:
+        raise RunError("averaging needs at least two model directories")
+    loaded = [_model_weights(directory) for directory in models]
+    model_cfg, vocab, _, first_meta = loaded[0]
+    for directory, (other_cfg, other_vocab, _, _) in zip(models[1:], loaded[1:], strict=True):
+        if other_cfg != model_cfg or other_vocab.itos != vocab.itos:
+            raise RunError(
+                f"{directory} has another model or vocabulary than {models[0]}; only models "
+                "of one architecture and vocabulary can be averaged"
+            )
+    model = build_model(model_cfg, len(vocab))
+    model.load_state_dict(average_weights([weights for _, _, weights, _ in loaded]))
+    others = [
+        {
+            "run": meta.get("run", directory.name),
+            "step": meta.get("step", 0),
+            "images_seen": meta.get("images_seen", 0),
+            "weights_sha256": file_digest(directory / WEIGHTS_FILE),
+        }
+        for directory, (_, _, _, meta) in zip(models[1:], loaded[1:], strict=True)
+    ]
+    metadata = {
+        **first_meta,
+        "validation": {},
+        "weights_sha256": file_digest(models[0] / WEIGHTS_FILE),
+        "averaged_with": others,
+        "average_command": shlex.join(
+            ["im2markup", "train", "--export", str(models[0]), "--average"]
+            + [str(directory) for directory in models[1:]]
+            + ["--out", "DIR"]
+        ),
+        "commit": git_commit(),
+        "exported": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+    save_model(
+        model,
+        model_cfg,
+        vocab,
+        out,
+        metadata=metadata,
+        bf16=True,
+        decode=read_decode_config(models[0]),
+    )
+    (out / CARD).write_text(model_card(out.name, metadata, model_cfg), encoding="utf-8")
+    return out
+
+
+def is_model_dir(path: Path) -> bool:
+    """Whether `path` is an exported model directory (rather than a run's name)."""
+    return (path / "config.json").is_file() and (path / WEIGHTS_FILE).is_file()
+
+
+def _model_weights(directory: Path) -> tuple[ModelConfig, Vocab, dict[str, Tensor], dict[str, Any]]:
+    if not is_model_dir(directory):
+        raise RunError(f"{directory} is not a model directory (config.json and {WEIGHTS_FILE})")
+    model_cfg, vocab, meta = read_config(directory)
+    return model_cfg, vocab, clean_state_dict(load_file(str(directory / WEIGHTS_FILE))), meta
 
 
 def average_weights(states: Sequence[dict[str, Tensor]]) -> dict[str, Tensor]:
@@ -169,10 +244,9 @@ def _manifest_summary(directory: Path) -> dict[str, Any]:
     }
 
 
-def model_card(name: str, meta: dict[str, Any], cfg: ExperimentConfig) -> str:
+def model_card(name: str, meta: dict[str, Any], m: ModelConfig) -> str:
     """The Markdown card shipped next to the weights."""
     v = meta["validation"]
-    m = cfg.model
     figures = (
         f"perplexity {v['perplexity']:.3f}, token accuracy {v['token_accuracy']:.2f}%, "
         f"exact token match {v['exact_match']:.2f}%, BLEU {v['bleu']:.2f}"
@@ -182,7 +256,9 @@ def model_card(name: str, meta: dict[str, Any], cfg: ExperimentConfig) -> str:
     splits = meta["data"].get("splits") or {}
     split_text = ", ".join(f"{k} {n:,}" for k, n in splits.items() if isinstance(n, int))
     t = meta["train"]
-    handwritten = "handwritten" in meta["data"].get("styles", ())
+    handwritten = any(
+        style.startswith(_HANDWRITTEN_STYLES) for style in meta["data"].get("styles", ())
+    )
     averaged = _average_text(meta)
     return f"""# Model card: {name}
 
@@ -230,7 +306,8 @@ def _architecture_text(m: ModelConfig) -> str:
 
 
 def _average_text(meta: dict[str, Any]) -> str:
-    """The card's line on weight averaging, if the weights are a mean of several runs'."""
+    """The card's line on weight averaging, if the weights are a mean of several runs' or
+    models'."""
     others = meta.get("averaged_with") or []
     if not others:
         return ""
@@ -238,9 +315,12 @@ def _average_text(meta: dict[str, Any]) -> str:
         f"`{o['run']}` step {o['step']:,} ({o['images_seen']:,} images)" for o in others
     )
     names = " ".join(o["run"] for o in others)
+    command = meta.get("average_command") or (
+        f"im2markup train --export {meta['run']} --average {names} --out DIR"
+    )
     return (
         f"\n- Weights: the element-wise mean of this run's and those of {parts}"
-        f"\n  (`im2markup train --export {meta['run']} --average {names} --out DIR`); the"
+        f"\n  (`{command}`); the"
         f"\n  mean has no validation of its own at export (`benchmarks/validation_subset.py`"
         f"\n  measures it on a run's validation images)."
     )
@@ -258,16 +338,19 @@ def _pseudo_label_text(data: dict[str, Any]) -> str:
     )
 
 
+# Dataset styles of handwriting: font-drawn, real ink drawn as bitmaps, real glyphs laid out.
+_HANDWRITTEN_STYLES = ("handwritten", "ink", "glyphs")
+
 _PRINTED_DATA = """\
 built by `im2markup data build`: IM2LATEX-100K formulas and real arXiv formulas, none equal
   to a test formula in normalized form, each rendered in the paper's style and in the style
   of the shared images."""
 
 _HANDWRITTEN_DATA = """\
-built by `im2markup data build-handwritten`: formulas drawn as synthetic handwriting
-  (handwriting fonts, per-glyph jitter, elastic warp, one pen width; `docs/handwriting.md`),
-  printed-pool formulas for pretraining and CROHME training captions for fine-tuning. No
-  CROHME test caption or bitmap was used for training or model selection."""
+built by `im2markup data build-handwritten` (`docs/handwriting.md`): the real CROHME 2014
+  training inks drawn as bitmaps (`--ink`), formulas written with real segmented glyphs
+  (`--glyphs`) or drawn with handwriting fonts, as the styles above say.
+  No CROHME test caption or bitmap was used for training or model selection."""
 
 _PRINTED_USE = """\
 Typeset formulas as LaTeX renders them: rendered equations, screenshots of PDFs, clean
@@ -280,9 +363,8 @@ normalized LaTeX (compacted for pasting); it is checked by rendering only with `
 Test figures, and the commands that measure them, are in `results/README.md`."""
 
 _HANDWRITTEN_USE = """\
-Handwritten formulas written with CROHME's 110 symbols, as clean strokes (`im2markup predict
---handwritten` keeps its output to those symbols). It never saw a real handwritten image in
-training: everything it learned is from synthetic drawings, so real handwriting that differs
-from them (photographs of paper, faint or very thick strokes, symbols outside CROHME's set)
-is read less well. Test figures on the 986 CROHME 2014 expressions, and the commands that
-measure them, are in `results/README.md`."""
+Handwritten formulas written with CROHME's 110 symbols (`im2markup predict --handwritten`
+keeps its output to those symbols and reads the image as writing on paper). Writing far from
+CROHME's (symbols outside its set, long multi-line derivations, heavy shadows) is read less
+well. Test figures on the 986 CROHME 2014 expressions, and the commands that measure them,
+are in `results/README.md`."""
