@@ -6,6 +6,9 @@ PyTorch threads), then sends the first `--formulas` shared test images of median
 `--pages` copies of a 1000×1000 PNG of a page of text (lines of test formulas in PIL's
 default font) at once and, right behind them, one formula, retried while the server answers
 503 as its Retry-After says; the formula's latency counts from its first try to its answer.
+Every sender keeps one connection (an `httpx.Client` made before the clock starts), as a
+browser or a script would: a new client per request costs the load generator about 20 ms of
+CPU under its GIL, which on a 2-core machine would be counted as the server's latency.
 A sampler reads the resident memory of the server and its children from /proc every 20 ms.
 
     .venv/bin/python benchmarks/text_page_flood.py --out /tmp/flood
@@ -82,25 +85,25 @@ class MemorySampler(threading.Thread):
             time.sleep(self.interval)
 
 
-def post(url: str, data: bytes, name: str) -> httpx.Response:
-    """Upload `data` as the multipart file `name` to the server at `url`."""
-    files = {"file": (name, data, "image/png")}
-    return httpx.post(f"{url}/api/predict", files=files, timeout=300)
+def post(client: httpx.Client, data: bytes, name: str) -> httpx.Response:
+    """Upload `data` as the multipart file `name` through `client` (made with the server's
+    URL as its base)."""
+    return client.post("/api/predict", files={"file": (name, data, "image/png")})
 
 
-def timed_post(url: str, data: bytes) -> tuple[int, float]:
+def timed_post(client: httpx.Client, data: bytes) -> tuple[int, float]:
     """The status of one upload of `data` and the seconds it took."""
     start = time.perf_counter()
-    return post(url, data, "page.png").status_code, time.perf_counter() - start
+    return post(client, data, "page.png").status_code, time.perf_counter() - start
 
 
-def until_answered(url: str, data: bytes) -> tuple[float, int, int]:
+def until_answered(client: httpx.Client, data: bytes) -> tuple[float, int, int]:
     """Seconds from the first try to an answer other than 503, that status, and the tries."""
     start, tries = time.perf_counter(), 1
-    answer = post(url, data, "formula.png")
+    answer = post(client, data, "formula.png")
     while answer.status_code == 503:
         time.sleep(float(answer.headers.get("retry-after", "1")))
-        answer, tries = post(url, data, "formula.png"), tries + 1
+        answer, tries = post(client, data, "formula.png"), tries + 1
     return time.perf_counter() - start, answer.status_code, tries
 
 
@@ -118,15 +121,20 @@ def page_statistics(answers: list[tuple[int, float]]) -> dict[str, object]:
 
 
 def page_bursts(
-    url: str, page: bytes, formulas: list[bytes], pages: int, rounds: int
+    senders: list[httpx.Client],
+    client: httpx.Client,
+    page: bytes,
+    formulas: list[bytes],
+    rounds: int,
 ) -> dict[str, object]:
-    """`rounds` times: `pages` uploads of `page` at once and one formula right behind them."""
+    """`rounds` times: one upload of `page` from each of `senders` at once and one formula
+    from `client` right behind them."""
     behind, tries, answers = [], [], []
-    with ThreadPoolExecutor(max_workers=pages) as clients:
+    with ThreadPoolExecutor(max_workers=len(senders)) as threads:
         for round_ in range(rounds):
-            posted = [clients.submit(timed_post, url, page) for _ in range(pages)]
+            posted = [threads.submit(timed_post, sender, page) for sender in senders]
             time.sleep(0.05)  # the pages reach the server first
-            seconds, status, tried = until_answered(url, formulas[round_ % len(formulas)])
+            seconds, status, tried = until_answered(client, formulas[round_ % len(formulas)])
             assert status == 200, status
             behind.append(round(seconds, 3))
             tries.append(tried)
@@ -135,27 +143,31 @@ def page_bursts(
 
 
 def steady_flood(
-    url: str, page: bytes, formulas: list[bytes], pages: int, seconds: float
+    senders: list[httpx.Client],
+    client: httpx.Client,
+    page: bytes,
+    formulas: list[bytes],
+    seconds: float,
 ) -> dict[str, object]:
-    """`pages` clients each uploading `page` again as soon as answered, for `seconds`, while
-    formulas are sent one after another (a formula still refused when the pages stop waits
-    for them to stop)."""
+    """Each of `senders` uploading `page` again as soon as answered, for `seconds`, while
+    `client` sends formulas one after another (a formula still refused when the pages stop
+    waits for them to stop)."""
     stop = threading.Event()
 
-    def client() -> list[tuple[int, float]]:
+    def flood(sender: httpx.Client) -> list[tuple[int, float]]:
         answers = []
         while not stop.is_set():
-            answers.append(timed_post(url, page))
+            answers.append(timed_post(sender, page))
         return answers
 
     latencies, tries = [], []
-    with ThreadPoolExecutor(max_workers=pages) as clients:
-        flooding = [clients.submit(client) for _ in range(pages)]
+    with ThreadPoolExecutor(max_workers=len(senders)) as threads:
+        flooding = [threads.submit(flood, sender) for sender in senders]
         time.sleep(0.5)
         timer = threading.Timer(seconds, stop.set)
         timer.start()
         while not stop.is_set():
-            took, status, tried = until_answered(url, formulas[len(latencies) % len(formulas)])
+            took, status, tried = until_answered(client, formulas[len(latencies) % len(formulas)])
             assert status == 200, status
             latencies.append(round(took, 3))
             tries.append(tried)
@@ -203,21 +215,25 @@ def main() -> None:
     page = text_page(lines)
     url, server = start_server(args.model, args.threads)
     sampler = MemorySampler(server.pid)
+    client = httpx.Client(base_url=url, timeout=300)
+    senders = [httpx.Client(base_url=url, timeout=300) for _ in range(args.pages)]
     try:
-        post(url, formulas[0], "warm-up.png")
+        post(client, formulas[0], "warm-up.png")
         sampler.start()
         idle = []
         for data in formulas:
-            seconds, status, _ = until_answered(url, data)
+            seconds, status, _ = until_answered(client, data)
             assert status == 200, status
             idle.append(seconds)
-        burst = page_bursts(url, page, formulas, args.pages, args.rounds)
-        steady = steady_flood(url, page, formulas, args.pages, args.sustained)
+        burst = page_bursts(senders, client, page, formulas, args.rounds)
+        steady = steady_flood(senders, client, page, formulas, args.sustained)
         sampler.stopped.set()
         sampler.join()
         health = httpx.get(f"{url}/healthz", timeout=10).json()
         hwm_kib = int(Path(f"/proc/{server.pid}/status").read_text().split("VmHWM:")[1].split()[0])
     finally:
+        for each in (client, *senders):
+            each.close()
         os.kill(server.pid, signal.SIGINT)
         server.wait(timeout=60)
     summary = {

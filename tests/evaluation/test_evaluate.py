@@ -101,3 +101,32 @@ def test_bad_arguments_give_a_clear_error(tmp_path: Path, capsys: pytest.Capture
     assert "nope.txt does not exist" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path / "nope.txt")]) == 2
     assert "--split or --gold" in capsys.readouterr().err
+
+
+def test_items_wrong_only_in_spacing_are_told_apart_by_kind(
+    im2latex_dir: Path, tmp_path: Path, isolated: Path
+) -> None:
+    lines = (im2latex_dir / "formulas" / "test.formulas.norm.txt").read_text().splitlines()
+    thin = [line for line in lines[:300] if line.count(" \\, ") == 1 and len(line.split()) < 40]
+    golds = thin[:3]
+    dropped = golds[0].replace(" \\, ", " ")
+    changed = golds[1].replace(" \\, ", " \\quad ")
+    tokens = golds[2].split()
+    depth = [tokens[:k].count("{") - tokens[:k].count("}") for k in range(len(tokens))]
+    top = next(k for k in range(1, len(tokens)) if depth[k] == 0 and tokens[k] in "+-=")
+    added = " ".join([*tokens[:top], "\\qquad", *tokens[top:]])
+    gold_file = write_lines(tmp_path / "gold.txt", golds)
+    pred_file = write_lines(tmp_path / "pred.txt", [dropped, changed, added])
+    out = tmp_path / "out"
+    assert main(["evaluate", str(pred_file), "--gold", str(gold_file), "--out", str(out)]) == 0
+
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert (metrics["image_match"], metrics["image_match_nows"]) == (0.0, 100.0)
+    spacing = metrics["spacing_errors"]
+    assert spacing["by_kind"] == {"dropped": 1, "changed": 1, "added": 1}
+    assert spacing["dropped"] == {"\\,": 2}
+    assert spacing["added"] == {"\\quad": 1, "\\qquad": 1}
+    assert (
+        "3 of 3 items (100.00%) match once whitespace is ignored"
+        in (out / "metrics.md").read_text()
+    )

@@ -11,6 +11,7 @@ from rapidfuzz.distance import Levenshtein
 
 from im2markup.evaluation.breakdown import GroupScore, breakdown
 from im2markup.evaluation.report_page import page
+from im2markup.evaluation.spacing_errors import SpacingErrors, spacing_errors, spacing_markdown
 
 FILES_DIR = "report_files"
 
@@ -74,8 +75,11 @@ def counts_sentence(metrics: dict) -> str:
     return " ".join(parts)
 
 
-def metrics_markdown(metrics: dict, groups: dict[str, list[GroupScore]]) -> str:
-    """The `metrics.md` of one evaluation: the paper-layout table, counts, breakdowns."""
+def metrics_markdown(
+    metrics: dict, groups: dict[str, list[GroupScore]], spacing: SpacingErrors | None = None
+) -> str:
+    """The `metrics.md` of one evaluation: the paper-layout table, counts, breakdowns, and the
+    items wrong only in spacing (when images were compared)."""
     parts = [
         f"# Evaluation on `{metrics['split']}` (style `{metrics['style']}`)",
         metrics_table([(metrics["split"], metrics)]),
@@ -83,6 +87,8 @@ def metrics_markdown(metrics: dict, groups: dict[str, list[GroupScore]]) -> str:
     ]
     for title, rows in groups.items():
         parts.append(f"## By {title}\n\n{_group_markdown(rows)}")
+    if spacing is not None and spacing.scored:
+        parts.append(f"## Wrong only in spacing\n\n{spacing_markdown(spacing)}")
     return "\n\n".join(parts) + "\n"
 
 
@@ -168,8 +174,13 @@ def write_results(
     """Write every output file of one evaluation into `out_dir`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     groups = breakdown(items)
+    spacing = spacing_errors(items)
+    if spacing.scored:
+        metrics = metrics | {"spacing_errors": spacing.as_dict()}
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-    (out_dir / "metrics.md").write_text(metrics_markdown(metrics, groups), encoding="utf-8")
+    (out_dir / "metrics.md").write_text(
+        metrics_markdown(metrics, groups, spacing), encoding="utf-8"
+    )
     with (out_dir / "items.jsonl").open("w", encoding="utf-8") as out:
         for item in items:
             out.write(json.dumps(item, ensure_ascii=False) + "\n")

@@ -104,6 +104,7 @@ def create_app(
         app.state.intake = Intake(limits.screeners, limits.screen_queue_size)
         yield
         app.state.pool.shutdown()
+        app.state.intake.shutdown()
 
     app = FastAPI(
         title="im2markup",

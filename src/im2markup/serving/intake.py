@@ -7,18 +7,28 @@ and fill it, so the formula would wait for every refusal or be turned away (503)
 upload is screened on its own threads first (`capacity` at a time), the smallest upload first:
 a formula of a few kilobytes passes a burst of pages, a page is refused (422) without ever
 reaching a worker, and more than `queue_size` uploads waiting to be screened are refused
-(503) rather than held in memory.
+(503) rather than held in memory. The screening threads run at a lower scheduling priority
+(`NICENESS`), so that on a machine with few cores a flood of uploads to screen takes the CPU
+the decoding does not need rather than slowing it down.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import heapq
 import itertools
+import os
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
+
+# How much lower the screening threads' priority is than the server's (Linux nice levels).
+NICENESS = 10
 
 
 class IntakeFull(RuntimeError):
@@ -38,6 +48,9 @@ class Intake:
         self._running = 0
         self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
+        self._executor = ThreadPoolExecutor(
+            max_workers=capacity, thread_name_prefix="im2markup-intake", initializer=_lower_priority
+        )
 
     @property
     def running(self) -> int:
@@ -52,9 +65,13 @@ class Intake:
         of uploads waiting for one is full."""
         await self._enter(cost)
         try:
-            return await asyncio.to_thread(fn, *args)
+            call = functools.partial(fn, *args)
+            return await asyncio.get_running_loop().run_in_executor(self._executor, call)
         finally:
             self._leave()
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def _enter(self, cost: int) -> None:
         if self._running < self.capacity and not self._waiting:
@@ -84,3 +101,11 @@ class Intake:
                 turn.set_result(None)
                 return
         self._running -= 1
+
+
+def _lower_priority() -> None:
+    """Lower the calling thread's scheduling priority by `NICENESS`, where the system allows
+    per-thread priorities (Linux); elsewhere the thread keeps the process's."""
+    with contextlib.suppress(AttributeError, OSError):
+        thread = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + NICENESS)

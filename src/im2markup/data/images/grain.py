@@ -21,8 +21,10 @@ _DEVIATION = 8
 # lighter than `_PAPER`.
 _PAPER = 190
 _MARGIN = 5
-# The statistic is measured on a central window of at most this many pixels a side.
-_WINDOW = 1024
+# The statistic is measured on a central window of at most this many pixels a side: on 2,443
+# robustness-suite images (349 of them larger) it moves by at most 0.0006 from its value on a
+# window of 1,024, and a page of text costs a quarter as much to screen.
+_WINDOW = 512
 # Darkness (0…1) mapped to white and to black by the tone curve of a grainy image.
 _WHITE_BELOW, _BLACK_ABOVE = 0.25, 0.6
 
