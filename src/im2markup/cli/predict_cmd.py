@@ -26,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--json",
         action="store_true",
         help='print JSON lines {"image", "latex", "tokens", "score", "seconds"} '
-        '(+ "verified" with --verify, "error" for an image that could not be read)',
+        '(+ "verified" with --verify or --refine, "error" for an image that could not be read)',
     )
     parser.add_argument(
         "--beam", type=positive_int, metavar="N", help="beam size (default: the model's, 5)"
@@ -37,6 +37,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--verify",
         action="store_true",
         help="render the beam's candidates and keep the one that looks most like the image",
+    )
+    parser.add_argument(
+        "--refine",
+        action="store_true",
+        help="as --verify, then also render close variants of the best reading (spacing, "
+        "look-alike spellings) and keep any whose render is closer to the image (slower)",
     )
     parser.add_argument(
         "--single-scale",
@@ -89,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
         output="json" if args.json else "tokens" if args.tokens else "latex",
         beam_size=args.beam,
         verify=args.verify,
+        refine=args.refine,
         crohme=args.crohme,
         handwritten=args.handwritten,
         single_scale=args.single_scale,

@@ -80,16 +80,18 @@ def predict_command(
     output: str = "latex",
     beam_size: int | None = None,
     verify: bool = False,
+    refine: bool = False,
     crohme: bool = False,
     single_scale: bool = False,
     handwritten: bool = False,
     fp32: bool = False,
 ) -> int:
     """`im2markup predict`: load the model, then `predict_files`; set-up problems (no model,
-    no LaTeX for `verify`) are reported on stderr with status 2. `crohme` keeps the output to
-    CROHME's symbols; `handwritten` takes the bundled handwriting model (unless `model` names
-    one) and CROHME's symbols; `single_scale` decodes once at the estimated scale instead of
-    searching (`Predictor`); `fp32` keeps float32 weights on a CPU (`load_model`)."""
+    no LaTeX for `verify` or `refine`) are reported on stderr with status 2. `crohme` keeps
+    the output to CROHME's symbols; `handwritten` takes the bundled handwriting model (unless
+    `model` names one) and CROHME's symbols; `single_scale` decodes once at the estimated
+    scale instead of searching (`Predictor`); `fp32` keeps float32 weights on a CPU
+    (`load_model`)."""
     from im2markup.data.render import RenderError
     from im2markup.data.render.compile import require_programs
 
@@ -104,13 +106,15 @@ def predict_command(
             scale_multipliers=(1.0,) if single_scale else SCALE_MULTIPLIERS,
             int8=not fp32,
         )
-        if verify:
+        if verify or refine:
             require_programs()
     except (OSError, ValueError, RuntimeError) as err:
-        kind = "--verify" if isinstance(err, RenderError) else "model"
+        kind = ("--refine" if refine else "--verify") if isinstance(err, RenderError) else "model"
         print(f"im2markup predict: {kind}: {err}", file=sys.stderr)
         return 2
-    return predict_files(predictor, arguments, output=output, beam_size=beam_size, verify=verify)
+    return predict_files(
+        predictor, arguments, output=output, beam_size=beam_size, verify=verify, refine=refine
+    )
 
 
 def predict_files(
@@ -120,6 +124,7 @@ def predict_files(
     output: str = "latex",
     beam_size: int | None = None,
     verify: bool = False,
+    refine: bool = False,
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
@@ -133,7 +138,7 @@ def predict_files(
     items = expand_inputs(arguments, predictor.limits.max_bytes)
     readable = [item for item in items if item.source is not None]
     results = predictor.iter_predict(
-        (item.source for item in readable), beam_size=beam_size, verify=verify
+        (item.source for item in readable), beam_size=beam_size, verify=verify, refine=refine
     )
     progress = tqdm(
         total=len(items), unit="image", file=err, disable=len(items) < PROGRESS_FROM, leave=False

@@ -43,6 +43,7 @@ from im2markup.serving.inputs import (
     read_formula,
 )
 from im2markup.serving.limits import Limits
+from im2markup.serving.refine import refine
 from im2markup.serving.rerank import rerank
 from im2markup.serving.scale_search import Decode, Key, choose_scales
 
@@ -93,12 +94,14 @@ Result = Prediction | FailedPrediction
 
 @dataclass(frozen=True)
 class _Options:
-    """What one call asks of every image: beam width, attention maps, verification, and the
-    `time.monotonic()` deadline past which the call stops (`DeadlineExceeded`)."""
+    """What one call asks of every image: beam width, attention maps, verification or
+    refinement by rendering, and the `time.monotonic()` deadline past which the call stops
+    (`DeadlineExceeded`)."""
 
     beam_size: int
     attention: bool
     verify: bool
+    refine: bool
     deadline: float | None
 
 
@@ -175,16 +178,24 @@ class Predictor:
         beam_size: int | None = None,
         attention: bool = False,
         verify: bool = False,
+        refine: bool = False,
         deadline: float | None = None,
     ) -> Prediction:
         """LaTeX of one image (a PIL image, a path or the bytes of an image file).
 
-        Raises `ImageInputError` when the image cannot be used (unreadable, empty, too large,
-        no ink, more than one formula), `ValueError` for a `beam_size` that is not a positive
-        integer, and `DeadlineExceeded` once `time.monotonic()` passes `deadline`.
+        `verify` reranks the beam by rendering (`rerank`); `refine` also tries close variants
+        of the best reading (`refine`). Raises `ImageInputError` when the image cannot be
+        used (unreadable, empty, too large, no ink, more than one formula), `ValueError` for
+        a `beam_size` that is not a positive integer, and `DeadlineExceeded` once
+        `time.monotonic()` passes `deadline`.
         """
         result = self.predict_batch(
-            [source], beam_size=beam_size, attention=attention, verify=verify, deadline=deadline
+            [source],
+            beam_size=beam_size,
+            attention=attention,
+            verify=verify,
+            refine=refine,
+            deadline=deadline,
         )[0]
         if isinstance(result, FailedPrediction):
             raise ImageInputError(f"{result.source}: {result.error}", result.kind)
@@ -197,13 +208,19 @@ class Predictor:
         beam_size: int | None = None,
         attention: bool = False,
         verify: bool = False,
+        refine: bool = False,
         deadline: float | None = None,
     ) -> list[Result]:
         """One result per source, in order; a bad image gives a `FailedPrediction`, never an
         exception for the whole batch (a passed `deadline` stops the whole call)."""
         return list(
             self.iter_predict(
-                sources, beam_size=beam_size, attention=attention, verify=verify, deadline=deadline
+                sources,
+                beam_size=beam_size,
+                attention=attention,
+                verify=verify,
+                refine=refine,
+                deadline=deadline,
             )
         )
 
@@ -221,12 +238,14 @@ class Predictor:
         beam_size: int | None = None,
         attention: bool = False,
         verify: bool = False,
+        refine: bool = False,
         chunk_size: int = 64,
         deadline: float | None = None,
     ) -> Iterator[Result]:
         """Results in input order, reading `chunk_size` images at a time so that a long list
         of files never sits in memory all at once."""
-        options = _Options(_beam_width(beam_size, self.beam_size), attention, verify, deadline)
+        beam = _beam_width(beam_size, self.beam_size)
+        options = _Options(beam, attention, verify, refine, deadline)
         return self._iter_chunks(iter(sources), options, chunk_size)
 
     def _iter_chunks(
@@ -267,7 +286,18 @@ class Predictor:
         for i, (pixels, hyp) in chosen.items():
             start = time.perf_counter()
             hyp, verified = first_well_formed(final.get((i, 0), hyp), self.vocab), None
-            if options.verify:
+            if options.refine:
+                check_deadline(options.deadline)
+                n_best = hyp.n_best or [hyp]
+                hyp, verified = refine(
+                    ready[i].native,
+                    n_best,
+                    self.vocab,
+                    self.verify_styles,
+                    self.limits,
+                    options.deadline,
+                )
+            elif options.verify:
                 check_deadline(options.deadline)
                 n_best = hyp.n_best or [hyp]
                 hyp, verified = rerank(

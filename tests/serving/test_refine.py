@@ -1,0 +1,51 @@
+"""Render-and-compare refinement on real test formulas typeset in the paper's style."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from im2markup.data.formula_images import render_formulas
+from im2markup.data.vocab import Vocab
+from im2markup.latex.detokenizer import detokenize
+from im2markup.model.base import Hypothesis
+from im2markup.serving.refine import refine
+from im2markup.serving.rerank import rerank
+
+pytestmark = [pytest.mark.latex, pytest.mark.shared_data]
+
+
+@pytest.fixture(scope="module")
+def spaced(im2latex_dir: Path) -> list[str]:
+    """Short test formulas with exactly one `\\quad` (a thin space dropped or added is within
+    the tolerance of the paper's image match, a quad is not)."""
+    lines = (im2latex_dir / "formulas" / "test.formulas.norm.txt").read_text().splitlines()
+    return [line for line in lines[:800] if line.count(r" \quad ") == 1 and len(line.split()) < 40]
+
+
+def test_a_dropped_quad_is_put_back_where_reranking_cannot(spaced: list[str]):
+    renders = render_formulas([detokenize(f) for f in spaced[:12]], style="paper", processed=True)
+    vocab = Vocab(t for formula in spaced for t in formula.split())
+    cases = []
+    for formula, render in zip(spaced, renders, strict=False):
+        dropped = formula.replace(r" \quad ", " ")
+        reading = Hypothesis(vocab.encode(dropped, add_bos_eos=False), -0.5)
+        _, reranked_matches = rerank(render.image, [reading], vocab, ("paper",))
+        cases.append((formula, render.image, reading))
+        assert not reranked_matches
+    assert len(cases) >= 3
+
+    for formula, pixels, reading in cases[:3]:
+        refined, matches = refine(pixels, [reading], vocab, ("paper",))
+        assert matches and vocab.decode(refined.token_ids) == formula.split()
+        assert refined.score == reading.score
+
+
+def test_a_right_reading_is_left_alone(spaced: list[str]):
+    formula = spaced[1]
+    (render,) = render_formulas([detokenize(formula)], style="paper", processed=True)
+    vocab = Vocab(formula.split())
+    reading = Hypothesis(vocab.encode(formula, add_bos_eos=False), -0.1)
+    refined, matches = refine(render.image, [reading], vocab, ("paper",))
+    assert matches and refined is reading
