@@ -99,13 +99,14 @@ def test_render_returns_a_png_of_the_prediction(client: TestClient, images: list
     assert rendered.mode == "L" and rendered.width > 0
 
 
-def test_verify_without_latex_is_501(
+def test_verify_or_refine_without_latex_is_501(
     client: TestClient, images: list[Path], monkeypatch: pytest.MonkeyPatch
 ):
     monkeypatch.setenv("PATH", "")
-    response = upload(client, images[0].read_bytes(), verify="true")
-    assert response.status_code == 501
-    assert "pdflatex" in response.json()["detail"]
+    for option in ("verify", "refine"):
+        response = upload(client, images[0].read_bytes(), **{option: "true"})
+        assert response.status_code == 501
+        assert "pdflatex" in response.json()["detail"]
 
 
 def test_request_over_the_size_limit_is_413(client: TestClient):

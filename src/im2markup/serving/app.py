@@ -53,7 +53,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         415: "not a multipart upload, JSON, or an image file",
         422: "the image holds no formula (empty, blank) or far more than one (a page of "
         "text), or the JSON is malformed",
-        501: "`verify` asked for on a server that has no LaTeX to render with",
+        501: "`verify` or `refine` asked for on a server that has no LaTeX to render with",
         503: "all workers busy and the queue full; retry later",
         504: "the prediction took longer than the request timeout",
     }.items()
@@ -150,6 +150,9 @@ def create_app(
         attention: Annotated[bool, Query(description="add per-token attention maps")] = False,
         render: Annotated[bool, Query(description="add a render of the prediction")] = False,
         verify: Annotated[bool, Query(description="rerank the beam by rendering")] = False,
+        refine: Annotated[
+            bool, Query(description="rerank, then try close variants of the best by rendering")
+        ] = False,
     ) -> PredictResponse:
         try:
             upload = await asyncio.wait_for(
@@ -167,7 +170,7 @@ def create_app(
                 _predict,
                 predictor,
                 upload,
-                (beam, attention, render, verify),
+                (beam, attention, render, verify, refine),
                 deadline,
                 timeout=limits.request_timeout_s,
             )
@@ -180,7 +183,9 @@ def create_app(
         except ImageInputError as err:
             raise HTTPException(status_for(err), f"{upload.name}: {err}") from err
         except RenderError as err:
-            raise HTTPException(501, f"verify is unavailable on this server: {err}") from err
+            raise HTTPException(
+                501, f"verify and refine are unavailable on this server: {err}"
+            ) from err
 
     return app
 
@@ -188,13 +193,18 @@ def create_app(
 def _predict(
     predictor: Predictor,
     upload: Upload,
-    options: tuple[int | None, bool, bool, bool],
+    options: tuple[int | None, bool, bool, bool, bool],
     deadline: float | None,
 ) -> PredictResponse:
     """The blocking part of a request, run on a pool thread; it stops at `deadline`."""
-    beam, attention, render, verify = options
+    beam, attention, render, verify, refine = options
     (prediction,) = predictor.predict_batch(
-        [upload.data], beam_size=beam, attention=attention, verify=verify, deadline=deadline
+        [upload.data],
+        beam_size=beam,
+        attention=attention,
+        verify=verify,
+        refine=refine,
+        deadline=deadline,
     )
     if isinstance(prediction, FailedPrediction):
         raise ImageInputError(prediction.error, prediction.kind)
