@@ -27,6 +27,7 @@ from im2markup.data.render.web.assets import PAGE_DIR, ensure_assets
 from im2markup.data.render.web.crop import Box, crop_formula, page_background
 from im2markup.data.render.web.local_site import LocalSite
 from im2markup.data.render.web.style import WebStyle
+from im2markup.latex.detokenizer import detokenize
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page, Playwright
@@ -105,10 +106,15 @@ class WebTypesetter:
     ) -> list[RenderResult]:
         """One `RenderResult` per formula, in order: a grayscale screenshot cropped to the
         formula, or None and why (the engine refused it, it drew nothing, its batch took over
-        `timeout` seconds)."""
+        `timeout` seconds).
+
+        The page gets each formula as a web page carries it, compact LaTeX (`detokenize`): the
+        engines read `\\hspace{0.5in}` but not the normalized `\\hspace { 0 . 5 i n }`.
+        """
+        written = [detokenize(formula) for formula in formulas]
         results: list[RenderResult] = []
-        for start in range(0, len(formulas), batch_size):
-            batch = list(formulas[start : start + batch_size])
+        for start in range(0, len(written), batch_size):
+            batch = written[start : start + batch_size]
             outcomes = self._batch(batch, style, timeout)
             results += [
                 RenderResult(start + k, image, error) for k, (image, error) in enumerate(outcomes)
