@@ -133,6 +133,7 @@ def test_suite_scores_a_web_condition(
 
 
 @pytest.mark.slow
+@web_typeset
 @pytest.mark.latex
 @pytest.mark.shared_data
 def test_suite_runs_every_transform(
