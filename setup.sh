@@ -23,6 +23,13 @@ fi
 .venv/bin/pip install -q torch==2.13.0
 .venv/bin/pip install -q -e '.[dev]'
 
+# KaTeX and MathJax for the web-typeset renders, at the versions package-lock.json pins.
+if ! command -v npm >/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+.venv/bin/python -c 'from im2markup.data.render.web import ensure_assets; print(ensure_assets())'
+
 if [ "${1:-}" != "--no-demo" ]; then
   .venv/bin/im2markup predict examples/
 fi

@@ -50,6 +50,13 @@ def runs_dir() -> Path:
     return Path(env) if env else cache_dir() / "runs"
 
 
+def web_assets_dir() -> Path:
+    """The math engines the web-typeset renders use, installed from npm
+    (`IM2MARKUP_WEB_ASSETS`, else `<cache>/web-typeset`)."""
+    env = os.environ.get("IM2MARKUP_WEB_ASSETS")
+    return Path(env) if env else cache_dir() / "web-typeset"
+
+
 def models_dir() -> Path:
     """The bundled model directories (`IM2MARKUP_MODELS`, else the package's
     `bundled_models`)."""

@@ -12,8 +12,9 @@ import pytest
 import torch
 from PIL import Image
 
+from im2markup.data.images.user_images import load_user_image
 from im2markup.data.vocab import Vocab
-from im2markup.evaluation.robustness import TYPESET, run_suite
+from im2markup.evaluation.robustness import TYPESET, WEB, condition_images, run_suite
 from im2markup.evaluation.scoring import RenderOptions
 from im2markup.evaluation.splits import Split, split_from_file
 from im2markup.evaluation.transforms import TRANSFORMS
@@ -21,6 +22,8 @@ from im2markup.metrics.image_match import ink_columns
 from im2markup.model.config import preset
 from im2markup.model.factory import build_model
 from im2markup.model.io import save_model
+from im2markup.paths import web_assets_dir
+from web_typeset_fixtures import web_typeset
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +58,7 @@ def test_transforms_change_what_they_say(formula_image: Image.Image) -> None:
 
 @pytest.fixture
 def random_model_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("IM2MARKUP_WEB_ASSETS", str(web_assets_dir()))  # installed once, kept
     monkeypatch.setenv("IM2MARKUP_CACHE", str(tmp_path / "cache"))
     torch.manual_seed(0)
     vocab = Vocab(["x", "+", "1", "=", "y", "^", "{", "}"])
@@ -95,7 +99,41 @@ def test_suite_scores_transformed_images_with_attention_for_wrong_ones(
                   transforms=["sepia"])  # fmt: skip
 
 
+@web_typeset
+@pytest.mark.shared_data
+@pytest.mark.parametrize("name", ["KaTeX 150% dark", "MathJax 125%"])
+def test_web_conditions_give_images_the_reader_accepts(
+    im2latex_dir: Path, tmp_path: Path, name: str
+) -> None:
+    split = gold_split(im2latex_dir, tmp_path, 2)
+    images = condition_images(name, [None] * len(split), split, RenderOptions(progress=False))
+    assert len(images) == 2 and all(image is not None for image in images)
+    for image in images:
+        read = np.asarray(load_user_image(image))
+        assert np.median(read) > 200 and read.min() < 100  # dark ink on white, whatever the theme
+
+
+@web_typeset
+@pytest.mark.latex
+@pytest.mark.shared_data
+def test_suite_scores_a_web_condition(
+    im2latex_dir: Path, tmp_path: Path, random_model_dir: Path
+) -> None:
+    table, out = run_suite(
+        random_model_dir,
+        tmp_path / "suite",
+        split=gold_split(im2latex_dir, tmp_path, 1),
+        transforms=["MathJax 200% dark"],
+        beam_size=1,
+        render=RenderOptions(progress=False),
+    )
+    assert [row.split(" | ")[0] for row in table.splitlines()[2:]] == ["| MathJax 200% dark"]
+    result = json.loads((out / "robustness.json").read_text())["MathJax 200% dark"]
+    assert result["n"] == 1 and result["n_images"] == 1
+
+
 @pytest.mark.slow
+@web_typeset
 @pytest.mark.latex
 @pytest.mark.shared_data
 def test_suite_runs_every_transform(
@@ -109,9 +147,9 @@ def test_suite_runs_every_transform(
         render=RenderOptions(progress=False),
     )
     rows = table.splitlines()[2:]
-    assert [row.split(" | ")[0].lstrip("| ") for row in rows] == [*TRANSFORMS, *TYPESET]
+    assert [row.split(" | ")[0].lstrip("| ") for row in rows] == [*TRANSFORMS, *TYPESET, *WEB]
     results = json.loads((out / "robustness.json").read_text())
-    assert set(results) == {*TRANSFORMS, *TYPESET}
+    assert set(results) == {*TRANSFORMS, *TYPESET, *WEB}
     assert all(r["n"] == 2 and r["n_images"] == 2 for r in results.values())
 
 

@@ -2,7 +2,8 @@
 
 Each test image (the clean render the model was evaluated on) is transformed as a user's picture
 would be (`transforms.TRANSFORMS`), or its formula is typeset again at a screen's resolution
-with thin strokes (`TYPESET`); the images are read through the same user-image path as
+with thin strokes (`TYPESET`) or by KaTeX or MathJax in a browser, as a screenshot of a web
+page shows it (`WEB`); the images are read through the same user-image path as
 `im2markup predict`, decoded and scored with the same metrics as a normal evaluation, one row
 per condition. Every condition gets its own result folder and report; for the untransformed
 images the report also shows the attention of the first wrongly read items.
@@ -19,6 +20,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from im2markup.data.render.web.style import WebStyle
 from im2markup.evaluation.report import FILES_DIR, metrics_table, write_results
 from im2markup.evaluation.scoring import RenderOptions, render_images, score_predictions
 from im2markup.evaluation.splits import Split, load_split
@@ -37,6 +39,15 @@ TYPESET: dict[str, int] = {
     "typeset ×1.2 thin": 120,
     "typeset ×1.5 thin": 150,
     "typeset ×3 thin": 300,
+}
+# Conditions made by typesetting each gold formula in headless Chromium, as a screenshot of a
+# web page shows it: the engine, the browser's zoom, light or dark theme. The dark screenshots
+# go to the reader as they are (it inverts a dark background itself).
+WEB: dict[str, WebStyle] = {
+    "KaTeX 100%": WebStyle("katex", 1.0),
+    "KaTeX 150% dark": WebStyle("katex", 1.5, dark=True),
+    "MathJax 125%": WebStyle("mathjax", 1.25),
+    "MathJax 200% dark": WebStyle("mathjax", 2.0, dark=True),
 }
 
 
@@ -64,7 +75,7 @@ def run_suite(
     )
     out_dir = out_dir or cache_dir() / "evaluations" / f"robustness-{Path(model_dir).name}"
     # Handwriting is not typeset, and only handwriting is photographed on paper.
-    known = [*TRANSFORMS, *HANDWRITING_TRANSFORMS] if crohme else [*TRANSFORMS, *TYPESET]
+    known = [*TRANSFORMS, *HANDWRITING_TRANSFORMS] if crohme else [*TRANSFORMS, *TYPESET, *WEB]
     unknown = sorted(set(transforms or ()) - set(known))
     if unknown:
         raise ValueError(f"unknown transforms {unknown}; known: {', '.join(known)}")
@@ -111,7 +122,11 @@ def condition_images(
     name: str, inputs: list[Image.Image | None], split: Split, render: RenderOptions
 ) -> list[Image.Image | None]:
     """The images of one condition: a transform of the clean `inputs` (seeded per item) or the
-    golds typeset again (`TYPESET`); None where an item has no image."""
+    golds typeset again (`TYPESET`, `WEB`); None where an item has no image."""
+    if name in WEB:
+        from im2markup.data.render.web import render_web
+
+        return [result.image for result in render_web(split.golds, WEB[name])]
     if name in TYPESET:
         from im2markup.data.formula_images import render_formulas
 
