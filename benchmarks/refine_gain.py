@@ -7,7 +7,10 @@ timed per image and scored with the evaluation's metrics, with the items wrong o
 counted by kind. Items of a split without images (the paper-style `test`) are typeset in the
 split's style first, as the evaluation does.
 
-    .venv/bin/python benchmarks/refine_gain.py --split test --n 300 --threads 2
+    .venv/bin/python benchmarks/refine_gain.py --split test --n 300 --threads 2 --out /tmp/refine
+
+With `--out`, each reading's items (gold, prediction, image matches, seconds) are written to
+`MODE.jsonl` there, to look at what is still wrong.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import argparse
 import json
 import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -46,6 +50,7 @@ def main() -> None:
     parser.add_argument("--beam", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2, help="PyTorch CPU threads")
     parser.add_argument("--modes", default=",".join(MODES), help="readings to compare")
+    parser.add_argument("--out", type=Path, help="folder for each reading's items")
     args = parser.parse_args()
 
     split = load_split(args.split).head(args.n)
@@ -70,6 +75,14 @@ def main() -> None:
         }
         report[name] = row
         print(json.dumps({name: row}), flush=True)
+        if args.out:
+            args.out.mkdir(parents=True, exist_ok=True)
+            took = dict(zip(kept, seconds, strict=True))
+            with (args.out / f"{name}.jsonl").open("w", encoding="utf-8") as out:
+                for item in items:
+                    fields = ("index", "gold", "pred", "image_match", "image_match_nows")
+                    record = {key: item.get(key) for key in fields}
+                    out.write(json.dumps(record | {"seconds": took.get(item["index"])}) + "\n")
     print(json.dumps(report, indent=2))
 
 

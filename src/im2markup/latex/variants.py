@@ -12,11 +12,12 @@ from collections.abc import Iterator, Sequence
 
 from im2markup.latex.commands import arity
 
-# Spaces tried in place of one another and inserted between top-level tokens.
-SPACES = (r"\,", r"\;", r"\!", r"\quad", r"\qquad", "~")
+# Spaces tried in place of one another (`\` alone is a control space) and inserted between
+# top-level tokens.
+SPACES = (r"\,", r"\;", r"\!", r"\quad", r"\qquad", "~", "\\")
 INSERTED = (r"\,", r"\;", r"\quad")
-# Every token that only adds horizontal space (`\` alone is a control space).
-ALL_SPACES = frozenset([*SPACES, r"\:", "\\", r"\enspace", r"\thinspace"])
+# Every token that only adds horizontal space.
+ALL_SPACES = frozenset([*SPACES, r"\:", r"\enspace", r"\thinspace"])
 # Tokens after which a space would become an argument or a script, not a space.
 _TAKES_NEXT = frozenset(["_", "^", "{", r"\left", r"\right"])
 # Whole-formula swaps of look-alike spellings: each pair is tried both ways.
