@@ -99,6 +99,18 @@ def test_suite_scores_transformed_images_with_attention_for_wrong_ones(
                   transforms=["sepia"])  # fmt: skip
 
 
+@pytest.mark.shared_data
+def test_web_conditions_without_a_browser_fail_before_any_row(
+    im2latex_dir: Path, tmp_path: Path, random_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", "")
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match="need Debian's chromium"):
+        run_suite(random_model_dir, out, split=gold_split(im2latex_dir, tmp_path, 1),
+                  transforms=["original", "KaTeX 100%"])  # fmt: skip
+    assert not out.exists()
+
+
 @web_typeset
 @pytest.mark.shared_data
 @pytest.mark.parametrize("name", ["KaTeX 150% dark", "MathJax 125%"])

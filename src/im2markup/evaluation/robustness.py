@@ -12,6 +12,7 @@ images the report also shows the attention of the first wrongly read items.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -70,15 +71,17 @@ def run_suite(
     render = render or RenderOptions()
     split = (split or load_split("test")).head(limit)
     crohme = split.crohme_golds is not None
-    predictor = load_model(
-        model_dir, device, threads=threads, beam_size=beam_size, handwritten=crohme
-    )
-    out_dir = out_dir or cache_dir() / "evaluations" / f"robustness-{Path(model_dir).name}"
     # Handwriting is not typeset, and only handwriting is photographed on paper.
     known = [*TRANSFORMS, *HANDWRITING_TRANSFORMS] if crohme else [*TRANSFORMS, *TYPESET, *WEB]
     unknown = sorted(set(transforms or ()) - set(known))
     if unknown:
         raise ValueError(f"unknown transforms {unknown}; known: {', '.join(known)}")
+    if not crohme and set(transforms or WEB) & set(WEB):
+        _require_browser()
+    predictor = load_model(
+        model_dir, device, threads=threads, beam_size=beam_size, handwritten=crohme
+    )
+    out_dir = out_dir or cache_dir() / "evaluations" / f"robustness-{Path(model_dir).name}"
     inputs = clean_inputs(split, render)
     rows: list[tuple[str, dict]] = []
     for name in known:
@@ -104,6 +107,21 @@ def run_suite(
         json.dumps({name: metrics for name, metrics in rows}, indent=2) + "\n", encoding="utf-8"
     )
     return table, out_dir
+
+
+def _require_browser() -> None:
+    """Fail before any row is decoded when the web conditions cannot be typeset."""
+    from im2markup.data.render.web import AssetsMissing, ensure_assets
+
+    if shutil.which("chromium") is None:
+        raise ValueError(
+            "the KaTeX and MathJax conditions need Debian's chromium; install it or name "
+            "other --conditions"
+        )
+    try:
+        ensure_assets()
+    except AssetsMissing as err:
+        raise ValueError(f"the KaTeX and MathJax conditions cannot run: {err}") from err
 
 
 def clean_inputs(split: Split, render: RenderOptions) -> list[Image.Image | None]:
