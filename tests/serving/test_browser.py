@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import pytest
 from PIL import Image
 
+from im2markup.data.render.web.typesetter import CHROMIUM_ARGS
 from im2markup.serving.app import create_app
 from im2markup.serving.limits import ServerLimits
 from im2markup.serving.predictor import Predictor
@@ -26,16 +27,6 @@ if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 CHROMIUM = shutil.which("chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 IMAGE_ID = 3
 
 pytestmark = [
