@@ -2,14 +2,14 @@
 
 `POST /api/predict` takes an image as a multipart upload (field `file`) or as JSON
 `{"image_base64": ...}` and answers with the LaTeX, optionally the server-side render of the
-prediction and the per-token attention. Every upload is first read and screened on its own
-(`intake`, smallest first), so a page of text is refused before it can wait in the decoding
-line; what passes goes through a bounded worker pool, so a burst of uploads waits in a short
-line (or is refused with 503) instead of exhausting memory; a request that takes too long is
-answered with 504 and its work stops there (`model.deadline`), so it does not hold a worker
-any longer. Headers and body must arrive within the read timeout (`connections`). Every answer
-carries the headers of `security_headers`. The schema is at `/openapi.json`; FastAPI's `/docs`
-pages are off because they load scripts from a CDN.
+prediction and the per-token attention. Every upload is first read and screened in a process
+of its own (`intake`, smallest first), so a page of text is refused before it can wait in the
+decoding line; what passes goes through a bounded worker pool, so a burst of uploads waits in
+a short line (or is refused with 503) instead of exhausting memory; a request that takes too
+long is answered with 504 and its work stops there (`model.deadline`), so it does not hold a
+worker any longer. Headers and body must arrive within the read timeout (`connections`).
+Every answer carries the headers of `security_headers`. The schema is at `/openapi.json`;
+FastAPI's `/docs` pages are off because they load scripts from a CDN.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from im2markup.data.images.user_images import ImageInputError
 from im2markup.data.render import RenderError
 from im2markup.model.deadline import deadline_after
 from im2markup.serving.connections import server_config
-from im2markup.serving.inputs import status_for
-from im2markup.serving.intake import Intake, IntakeFull
+from im2markup.serving.inputs import screen_image, status_for
+from im2markup.serving.intake import Intake, IntakeFull, ScreeningCrashed
 from im2markup.serving.limits import ServerLimits
 from im2markup.serving.pool import PoolFull, WorkerPool
 from im2markup.serving.predictor import FailedPrediction, Predictor, load_model
@@ -101,7 +101,10 @@ def create_app(
             else load_model(model, device, threads=threads, int8=int8)
         )
         app.state.pool = WorkerPool(limits.workers, limits.queue_size)
-        app.state.intake = Intake(limits.screeners, limits.screen_queue_size)
+        app.state.intake = Intake(
+            limits.screeners, limits.screen_queue_size, preload=(screen_image.__module__,)
+        )
+        await asyncio.to_thread(app.state.intake.warm_up)
         yield
         app.state.pool.shutdown()
         app.state.intake.shutdown()
@@ -165,7 +168,9 @@ def create_app(
         intake: Intake = request.app.state.intake
         deadline = deadline_after(limits.request_timeout_s)
         try:
-            await intake.run(len(upload.data), predictor.screen, upload.data)
+            await intake.run(
+                len(upload.data), screen_image, upload.data, *predictor.screening_settings
+            )
             return await pool.run(
                 _predict,
                 predictor,
@@ -182,6 +187,8 @@ def create_app(
             ) from err
         except ImageInputError as err:
             raise HTTPException(status_for(err), f"{upload.name}: {err}") from err
+        except ScreeningCrashed as err:
+            raise HTTPException(422, f"{upload.name}: the image could not be read ({err})") from err
         except RenderError as err:
             raise HTTPException(
                 501, f"verify and refine are unavailable on this server: {err}"

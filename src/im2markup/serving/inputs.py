@@ -110,6 +110,17 @@ def read_formula(
     return gray
 
 
+def screen_image(
+    source: ImageSource,
+    limits: Limits,
+    clear_grain: bool = True,
+    glyph_height: float = TRAINING_GLYPH_HEIGHT,
+    sheet: bool = False,
+) -> None:
+    """`read_formula` for its verdict only (nothing to send back from another process)."""
+    read_formula(source, limits, clear_grain, glyph_height, sheet)
+
+
 def _refuse_more_than_one_formula(
     gray: np.ndarray, glyph_height: float, most: tuple[float, float]
 ) -> None:

@@ -40,7 +40,7 @@ from im2markup.serving.inputs import (
     ModelInputs,
     describe,
     prepare_inputs,
-    read_formula,
+    screen_image,
 )
 from im2markup.serving.limits import Limits
 from im2markup.serving.refine import refine
@@ -310,7 +310,13 @@ class Predictor:
     def screen(self, source: ImageSource) -> None:
         """Raise `ImageInputError` for an image `predict` would refuse (unreadable, too large,
         blank, more than one formula), at the cost of reading it once, without decoding."""
-        read_formula(source, self.limits, self.clear_grain, self.glyph_height, self.sheet)
+        screen_image(source, *self.screening_settings)
+
+    @property
+    def screening_settings(self) -> tuple[Limits, bool, float, bool]:
+        """The arguments after the image of `inputs.screen_image` that read as `predict` does
+        (plain values, to send to a screening process)."""
+        return self.limits, self.clear_grain, self.glyph_height, self.sheet
 
     def _prepare(self, source: ImageSource, deadline: float | None) -> ModelInputs:
         return prepare_inputs(

@@ -91,6 +91,10 @@ class ImageInputError(ValueError):
         self.reason = reason
         self.kind: ImageErrorKind = kind
 
+    def __reduce__(self) -> tuple[type[ImageInputError], tuple[str, ImageErrorKind]]:
+        """Pickled with its kind, so that it crosses from a screening process intact."""
+        return type(self), (self.reason, self.kind)
+
 
 def load_user_image(
     source: str | Path | bytes | Image.Image,
