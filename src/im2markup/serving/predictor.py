@@ -40,7 +40,6 @@ from im2markup.serving.inputs import (
     ModelInputs,
     describe,
     prepare_inputs,
-    screen_image,
 )
 from im2markup.serving.limits import Limits
 from im2markup.serving.refine import refine
@@ -307,15 +306,11 @@ class Predictor:
             results[i] = self._prediction(hyp, pixels, attention, verified, seconds[i])
         return results
 
-    def screen(self, source: ImageSource) -> None:
-        """Raise `ImageInputError` for an image `predict` would refuse (unreadable, too large,
-        blank, more than one formula), at the cost of reading it once, without decoding."""
-        screen_image(source, *self.screening_settings)
-
     @property
     def screening_settings(self) -> tuple[Limits, bool, float, bool]:
         """The arguments after the image of `inputs.screen_image` that read as `predict` does
-        (plain values, to send to a screening process)."""
+        (plain values, to send to a screening process): it raises `ImageInputError` for an
+        image `predict` would refuse, at the cost of reading it once, without decoding."""
         return self.limits, self.clear_grain, self.glyph_height, self.sheet
 
     def _prepare(self, source: ImageSource, deadline: float | None) -> ModelInputs:
