@@ -52,6 +52,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> dict:
     root = small_shared(base, shared_dir, prepend={CORPUS: [crohme_test[0], planted]})
     out = base / "out"
     argv = ["data", "build-handwritten", "--glyphs", "24", "--limit", str(LIMIT)]
+    argv += ["--caption-variants", "2"]
     assert main([*argv, "--shared", str(root), "--out", str(out)]) == 0
     return {
         "root": root,
@@ -63,7 +64,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> dict:
 
 @pytest.mark.latex
 @pytest.mark.shared_data
-def test_tiny_build_has_no_test_formula_and_half_crohme_captions(tiny: dict) -> None:
+def test_tiny_build_has_no_test_formula_and_a_third_of_each_source(tiny: dict) -> None:
     out = tiny["out"]
     manifest = load_manifest(out)
     assert manifest["test_labels_found"] == {"train": 0, "val": 0}
@@ -76,7 +77,11 @@ def test_tiny_build_has_no_test_formula_and_half_crohme_captions(tiny: dict) -> 
         assert labels and not {formula_key(label) for label in labels} & tiny["test_keys"]
         assert all(tiny["test"].match(label) is None for label in labels)
     sources = [train.record(i).source for i in range(len(train))]
-    assert sources.count("crohme-train") == 12
+    assert sources.count("crohme-train") == sources.count("crohme-variant") == 8
+    captions = {formula_key(item.label) for item in writer_split(tiny["root"], limit=LIMIT).train}
+    variants = [train.labels()[i] for i, s in enumerate(sources) if s == "crohme-variant"]
+    assert not {formula_key(label) for label in variants} & captions
+    assert manifest["formulas"]["variants"]["laid_out"] > 0
     assert {train.record(i).style for i in range(len(train))} <= {"glyphs", "glyphs-photo"}
     vocab = Vocab.load(out / "vocab.txt")
     dataset = FormulaDataset(out / "train", vocab)
@@ -110,6 +115,14 @@ def test_drawings_do_not_depend_on_the_number_of_workers(tmp_path: Path, tiny: d
     assert len(one) == len(two) == 10
     assert one.labels() == two.labels() and one.labels("ref") == two.labels("ref")
     assert [one.png(i) for i in range(10)] == [two.png(i) for i in range(10)]
+
+
+def test_cli_refuses_negative_caption_variants(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    argv = ["data", "build-handwritten", "--glyphs", "5", "--caption-variants", "-1"]
+    assert main([*argv, "--out", str(tmp_path)]) == 2
+    assert "caption_variants must be 0 or more" in capsys.readouterr().err
 
 
 def test_cli_refuses_a_count_below_one(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -170,6 +170,14 @@ def _handwritten_parser(actions: argparse._SubParsersAction) -> None:
         help="instead: N drawings of formulas laid out by TeX and written with real CROHME glyphs "
         "(NAME/glyphs, default hw-v2), validation on held-out writers' real ink",
     )
+    hw.add_argument(
+        "--caption-variants",
+        type=int,
+        default=0,
+        metavar="K",
+        help="with --glyphs: also draw up to K variants of each CROHME caption, its symbols "
+        "swapped within their class (a third of the drawings; default 0: none)",
+    )
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -218,8 +226,11 @@ def _build_from_inks(args: argparse.Namespace) -> int:
     try:
         shared["vocab"] = args.vocab or default_model_dir(handwritten=True)
         if args.glyphs is not None:
-            manifest = build_glyphs(GlyphOptions(count=args.glyphs, **shared))
-            keys = ("formulas", "test_labels_found")
+            options = GlyphOptions(
+                count=args.glyphs, caption_variants=args.caption_variants, **shared
+            )
+            manifest = build_glyphs(options)
+            keys = ("formulas", "variant_selection", "test_labels_found")
         else:
             manifest = build_ink(InkOptions(variants=args.variants, **shared))
             keys = ("expressions",)

@@ -8,7 +8,9 @@
   then drawn like the inks (`ink_render` with `InkAugment`, the ink build's size filter). Half
   the drawings are of the CROHME training captions of those writers, half of printed formulas
   whose handwriting form uses only CROHME symbols (`pretrain_formulas`), from the normalized
-  shared corpora and the IM2LATEX-100K validation formulas; each source's distinct formulas
+  shared corpora and the IM2LATEX-100K validation formulas. With `caption_variants` K, a third
+  are of up to K variants of each caption, its symbols swapped within their class
+  (`caption_variants`), and the other two sources a third each. Each source's distinct formulas
   are drawn in a seeded order, again and again with new glyphs when there are fewer formulas
   than drawings. A formula whose layout is not exactly its label's CROHME symbols is left out.
 * `val` — the ink dataset's `val`, drawn by `ink_build` itself: the real ink of the held-out
@@ -49,6 +51,8 @@ from im2markup.data.corpus.crohme_inks import LabelledInk, ink_test_formulas, wr
 from im2markup.data.corpus.handwriting_options import HandwritingBuildOptions
 from im2markup.data.corpus.manifest import file_digest, write_manifest
 from im2markup.data.corpus.split_writers import MAX_TOKENS, SplitWriter
+from im2markup.data.handwriting.caption_variants import caption_variants
+from im2markup.data.handwriting.crohme import from_normalized
 from im2markup.data.handwriting.crohme_reader import TEST_CAPTIONS, TRAIN_CAPTIONS
 from im2markup.data.handwriting.glyph_bank import GlyphBank
 from im2markup.data.handwriting.glyph_layout import GlyphBox, coverage_problem, layout_formulas
@@ -62,6 +66,7 @@ from im2markup.paths import shared_data_dir
 
 STYLE, PHOTO_STYLE = "glyphs", "glyphs-photo"
 CROHME_SOURCE = "crohme-train"
+VARIANT_SOURCE = "crohme-variant"
 PRINTED_CORPORA = ("im2latex170k", "arxiv-multiline")
 CHUNK = 512
 SEEDS = "drawing k: synthesis default_rng([seed, k, 0]), ink drawing default_rng([seed, k, 1])"
@@ -72,11 +77,14 @@ class GlyphOptions(HandwritingBuildOptions):
     """Everything a glyph build depends on besides the input files: `count` drawings."""
 
     count: int = 40_000
+    caption_variants: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.count < 1:
             raise ValueError("count must be at least 1")
+        if self.caption_variants < 0:
+            raise ValueError("caption_variants must be 0 or more")
 
     @property
     def directory(self) -> Path:
@@ -104,6 +112,24 @@ def crohme_formulas(items: Sequence[LabelledInk]) -> list[Formula]:
                 item.label, CROHME_SOURCE, item.tokens, f"crohme-train:{item.ink.id}"
             )
     return list(seen.values())
+
+
+def variant_formulas(
+    crohme: Sequence[Formula], per_caption: int, exclusions: Exclusions, seed: int
+) -> tuple[list[Formula], dict[str, int]]:
+    """`per_caption` variants of each caption with symbols swapped in class (`caption_variants`),
+    those matching no exclusion (the test sets, the training captions), and the count of the
+    others."""
+    made = caption_variants([f.label for f in crohme], per_caption, seed)
+    kept, excluded = [], Counter[str]()
+    for index, label in made:
+        match = exclusions.match(label)
+        if match is not None:
+            excluded[f"equals {match}"] += 1
+            continue
+        alt = " ".join(from_normalized(label.split()))
+        kept.append(Formula(label, VARIANT_SOURCE, alt, f"{crohme[index].ref}~{len(kept)}"))
+    return kept, {"made": len(made), **dict(sorted(excluded.items()))}
 
 
 def printed_pool(root: Path, limit: int | None) -> list[PoolEntry]:
@@ -284,15 +310,19 @@ def build_glyphs(options: GlyphOptions) -> dict[str, object]:
     printed, selection = printed_formulas(
         printed_pool(root, options.limit), set(vocab.tokens), exclusions, options.seed
     )
+    variants, variant_selection = variant_formulas(
+        crohme, options.caption_variants, exclusions, options.seed
+    )
     bank = GlyphBank.from_inks(item.ink for item in ink_split.train)
     crohme, crohme_dropped = lay_out(crohme, bank, options.workers)
     printed, printed_dropped = lay_out(printed, bank, options.workers)
+    variants, variants_dropped = lay_out(variants, bank, options.workers)
     out = options.directory
     out.mkdir(parents=True, exist_ok=True)
     vocab.save(out / "vocab.txt")
     ink_options = InkOptions(seed=options.seed, workers=options.workers, progress=options.progress)
     splits = {
-        "train": write_train([crohme, printed], bank, options, out / "train"),
+        "train": write_train([crohme, printed, variants], bank, options, out / "train"),
         "val": write_drawings(ink_split.val, 1, ink_options, out / "val", "glyphs val (real ink)"),
     }
     names = [
@@ -328,8 +358,10 @@ def build_glyphs(options: GlyphOptions) -> dict[str, object]:
             "formulas": {
                 "crohme": {"laid_out": len(crohme), "dropped": crohme_dropped},
                 "printed": {"laid_out": len(printed), "dropped": printed_dropped},
+                "variants": {"laid_out": len(variants), "dropped": variants_dropped},
             },
             "printed_selection": selection,
+            "variant_selection": variant_selection,
             "expressions": {
                 "train": len(ink_split.train),
                 "val": len(ink_split.val),
