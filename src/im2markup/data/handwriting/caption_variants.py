@@ -29,6 +29,14 @@ GREEK = frozenset(
 )
 BINARY = frozenset(("+", "-", "\\pm", "\\times", "\\div"))
 RELATIONS = frozenset(("=", "<", ">", "\\leq", "\\geq", "\\neq"))
+CLASSES = {
+    "lower": LOWER,
+    "upper": UPPER,
+    "digit": DIGITS,
+    "greek": GREEK,
+    "binary": BINARY,
+    "relation": RELATIONS,
+}
 FUNCTIONS = ("s i n", "c o s", "t a n")
 NAMED = ("\\operatorname", "\\operatorname*")
 
@@ -52,14 +60,7 @@ class SymbolPrior:
     def __init__(self, captions: Iterable[str]):
         counts = Counter(token for caption in captions for token in caption.split())
         self.classes: dict[str, tuple[list[str], np.ndarray]] = {}
-        for name, members in (
-            ("lower", LOWER),
-            ("upper", UPPER),
-            ("digit", DIGITS),
-            ("greek", GREEK),
-            ("binary", BINARY),
-            ("relation", RELATIONS),
-        ):
+        for name, members in CLASSES.items():
             symbols = sorted(members)
             weights = np.array([counts[s] + 1 for s in symbols], dtype=float)
             self.classes[name] = (symbols, weights / weights.sum())
@@ -74,14 +75,7 @@ class SymbolPrior:
 
 def symbol_class(token: str) -> str | None:
     """The replaceable class of a token, or None for structure (braces, commands, scripts)."""
-    for name, members in (
-        ("lower", LOWER),
-        ("upper", UPPER),
-        ("digit", DIGITS),
-        ("greek", GREEK),
-        ("binary", BINARY),
-        ("relation", RELATIONS),
-    ):
+    for name, members in CLASSES.items():
         if token in members:
             return name
     return None
