@@ -1,6 +1,7 @@
 """`im2markup train --export`: a run's best weights as a shippable bf16 model with provenance."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -140,5 +141,11 @@ def test_export_can_ship_the_mean_of_runs_of_one_model(
         mean = ((first[key].float() + second[key].float()) / 2).to(torch.bfloat16)
         assert torch.equal(weights[key], mean), key
     assert "--average" in (soup / CARD).read_text(encoding="utf-8")
+    soup_of_soups = average_models([shipped[1], soup], tmp_path / "soup-of-soups")
+    meta = json.loads((soup_of_soups / "config.json").read_text(encoding="utf-8"))["metadata"]
+    (inner,) = meta["averaged_with"]
+    assert inner["run"] == "a" and [o["run"] for o in inner["averaged_with"]] == ["b"]
+    card = (soup_of_soups / CARD).read_text(encoding="utf-8")
+    assert re.search(r"`a` step 2 \(\d+ images\) \(itself the mean with `b` step 2", card)
     with pytest.raises(RunError, match="another model or vocabulary"):
         average_models([shipped[0], shipped[2]], tmp_path / "model-mixed")

@@ -93,7 +93,8 @@ def average_models(models: Sequence[Path], out: Path) -> Path:
     continued from one another (a run and its fine-tuned descendant) lie in one basin, so
     their mean is a model soup like `export_run`'s `average_with`. The first model's
     provenance is kept, the others are listed with the digests of their weights, and the
-    mean has no validation of its own.
+    mean has no validation of its own. A model that is itself a mean keeps its own list under
+    its entry, so a soup of soups still names every run in it.
     """
     if len(models) < 2:
         raise RunError("averaging needs at least two model directories")
@@ -113,6 +114,7 @@ def average_models(models: Sequence[Path], out: Path) -> Path:
             "step": meta.get("step", 0),
             "images_seen": meta.get("images_seen", 0),
             "weights_sha256": file_digest(directory / WEIGHTS_FILE),
+            **({"averaged_with": meta["averaged_with"]} if meta.get("averaged_with") else {}),
         }
         for directory, (_, _, _, meta) in zip(models[1:], loaded[1:], strict=True)
     ]
@@ -305,15 +307,22 @@ def _architecture_text(m: ModelConfig) -> str:
     )
 
 
+def _averaged_member(origin: dict[str, Any]) -> str:
+    """One averaged run or model in words, with the runs of its own mean if it is one."""
+    text = f"`{origin['run']}` step {origin['step']:,} ({origin['images_seen']:,} images)"
+    inner = origin.get("averaged_with") or []
+    if inner:
+        text += " (itself the mean with " + ", ".join(_averaged_member(o) for o in inner) + ")"
+    return text
+
+
 def _average_text(meta: dict[str, Any]) -> str:
     """The card's line on weight averaging, if the weights are a mean of several runs' or
     models'."""
     others = meta.get("averaged_with") or []
     if not others:
         return ""
-    parts = ", ".join(
-        f"`{o['run']}` step {o['step']:,} ({o['images_seen']:,} images)" for o in others
-    )
+    parts = ", ".join(_averaged_member(o) for o in others)
     names = " ".join(o["run"] for o in others)
     command = meta.get("average_command") or (
         f"im2markup train --export {meta['run']} --average {names} --out DIR"
