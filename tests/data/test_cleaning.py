@@ -9,6 +9,7 @@ from im2markup.data.corpus.cleaning import (
     PoolEntry,
     clean_raw,
     collect_pool,
+    default_sources,
     loose_key,
     nospace_form,
 )
@@ -121,3 +122,13 @@ def test_divergences_and_histograms() -> None:
     assert kl_divergence(p, Counter({"a": 1, "b": 3})) > 0
     hist = length_histogram(["a b", "a " * 45, "x " * 300])
     assert sum(hist) == pytest.approx(1.0, abs=1e-3) and hist[0] > 0 and hist[-1] > 0
+
+
+@pytest.mark.shared_data
+def test_sources_can_leave_corpora_out_and_refuse_unknown_names(shared_dir) -> None:
+    every = [s.name for s in default_sources(shared_dir, set())]
+    assert every == ["im2latex-val", *(c.name for c in CORPORA)]
+    chosen = default_sources(shared_dir, set(), corpora=("wikipedia", "arxiv-hepth"))
+    assert [s.name for s in chosen] == ["im2latex-val", "arxiv-hepth", "wikipedia"]
+    with pytest.raises(ValueError, match="unknown corpora wikipedias"):
+        default_sources(shared_dir, set(), corpora=("wikipedias",))

@@ -189,6 +189,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="raw formula files, or pseudo-label files (`data pseudo-label`)",
     )
+    parser.add_argument(
+        "--corpora",
+        help="comma-separated shared corpora to draw from (default all: arxiv-hepth, "
+        "arxiv-extra, im2latex170k, arxiv-multiline, wikipedia)",
+    )
     parser.add_argument("--limit", type=int, help="first N formulas of each source (quick runs)")
     parser.add_argument("--seed", type=int, default=0, help="held-out choice and mixing seed")
     parser.add_argument(
@@ -319,6 +324,7 @@ def run(args: argparse.Namespace) -> int:
     options = BuildOptions(
         shared=args.shared,
         extra=list(args.extra),
+        corpora=tuple(c.strip() for c in args.corpora.split(",")) if args.corpora else None,
         limit=args.limit,
         seed=args.seed,
         target_formulas=args.target if args.target is not None else 0 if args.limit else 150_000,

@@ -19,8 +19,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument(
         "--style",
         default="paper",
-        help="paper (default), shared, or handwritten (synthetic pen strokes; needs xelatex "
-        "and the handwriting fonts)",
+        help="paper (default), shared, handwritten (synthetic pen strokes; needs xelatex "
+        "and the handwriting fonts), katex or mathjax (browser screenshots at the model's "
+        "scale; need chromium)",
     )
     size = parser.add_mutually_exclusive_group()
     size.add_argument(
@@ -44,6 +45,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from im2markup.data.formula_images import render_file
     from im2markup.data.render import RenderError
+    from im2markup.data.render.web import AssetsMissing, BrowserMissing
 
     try:
         summary = render_file(
@@ -56,7 +58,14 @@ def run(args: argparse.Namespace) -> int:
             composited=args.thin,
             progress=True,
         )
-    except (OSError, UnicodeDecodeError, RenderError, ValueError) as error:
+    except (
+        OSError,
+        UnicodeDecodeError,
+        RenderError,
+        ValueError,
+        AssetsMissing,
+        BrowserMissing,
+    ) as error:
         print(f"im2markup render: {error}", file=sys.stderr)
         return 2
     message = f"rendered {summary.written} of {summary.total} formulas into {args.out_dir}"

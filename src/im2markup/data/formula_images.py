@@ -2,8 +2,9 @@
 
 The TeX styles (`paper`, `shared`, any registered one) are drawn by `render.render_tex`; the
 `handwritten` style by `handwriting.render.render_handwritten`, which typesets through the TeX
-renderer itself. Choosing between them here, above both, keeps the TeX renderer free of any
-knowledge of handwriting.
+renderer itself; the web styles (`katex`, `mathjax`) by `web_styles.render_web_training`, in
+a browser. Choosing between them here, above all three, keeps the TeX renderer free of any
+knowledge of handwriting or browsers.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from im2markup.data.render import RenderResult, render_tex
 from im2markup.data.render.renderer import DEFAULT_DPI
+from im2markup.data.web_styles import WEB_STYLES, render_web_training
 
 HANDWRITTEN = "handwritten"
 """Not a template: synthetic handwriting typesets with a font style, then distorts the strokes."""
@@ -28,8 +30,14 @@ def render_formulas(
     `render_tex` for `processed` and the `options`).
 
     The `handwritten` style hands off to `render_handwritten` (seed 0): its pen strokes and
-    scale are its own, so it refuses `composited` and a `dpi` of its own.
+    scale are its own, so it refuses `composited` and a `dpi` of its own. So does a web style,
+    which screenshots in a browser (seed 0 for the zooms and themes) at the model's scale; it
+    has no use for the TeX renderer's workers, cache or timeout either.
     """
+    if style in WEB_STYLES:
+        if not processed or options.get("composited") or "dpi" in options:
+            raise ValueError(f"the {style} style screenshots at the model's scale, no TeX options")
+        return render_web_training(formulas, style)
     if style != HANDWRITTEN:
         return render_tex(formulas, style, processed, **options)
     if options.pop("composited", False) or options.pop("dpi", DEFAULT_DPI) != DEFAULT_DPI:

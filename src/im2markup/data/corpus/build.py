@@ -75,6 +75,7 @@ class BuildOptions:
     shared: Path | None = None
     out: Path | None = None
     extra: list[Path] = field(default_factory=list)
+    corpora: tuple[str, ...] | None = None
     styles: dict[str, float] = field(default_factory=lambda: {"paper": 1.0, "shared": 1.0})
     pseudo_styles: tuple[str, ...] = ("shared",)
     limit: int | None = None
@@ -165,7 +166,7 @@ def _pool(
     held = _held_out(options.root, options.val_size, options.seed, options.limit)
     exclusions = exclusions_for(options.root, set(held))
     raw, pseudo = split_extra(options.extra)
-    sources = default_sources(options.root, set(held), raw)
+    sources = default_sources(options.root, set(held), raw, options.corpora)
     sources += [pseudo_label_source(path) for path in pseudo]
     errors = renders.errors if renders is not None else None
     pool, yields = collect_pool(sources, exclusions, errors, root=options.root, limit=options.limit)

@@ -14,7 +14,7 @@ wins), and what remains must render in the paper's template.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -209,13 +209,21 @@ def collect_pool(
 
 
 def default_sources(
-    root: Path | None, heldout_val: set[int], extra: Sequence[Path] = ()
+    root: Path | None,
+    heldout_val: set[int],
+    extra: Sequence[Path] = (),
+    corpora: Collection[str] | None = None,
 ) -> list[Source]:
-    """The validation formulas not held out, the shared corpora, then `extra` raw formula files."""
+    """The validation formulas not held out, the shared corpora (those named in `corpora`, else
+    all), then `extra` raw formula files."""
+    known = [corpus.name for corpus in CORPORA]
+    unknown = sorted(set(corpora or ()) - set(known))
+    if unknown:
+        raise ValueError(f"unknown corpora {', '.join(unknown)}; known: {', '.join(known)}")
     val = im2latex_split("val", root)
     kept = [(f"val:{k}", f) for k, f in enumerate(val.norm) if k not in heldout_val and f.strip()]
     sources: list[Source] = [FormulaList("im2latex-val", kept, normalized=True)]
-    sources.extend(CORPORA)
+    sources.extend(c for c in CORPORA if corpora is None or c.name in corpora)
     for path in extra:
         lines = read_lines(path)
         items = [(f"{path.name}:{k}", f) for k, f in enumerate(lines) if f.strip()]

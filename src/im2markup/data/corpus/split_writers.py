@@ -18,9 +18,13 @@ from im2markup.data.corpus.corpora import Im2latexSplit, tar_images
 from im2markup.data.corpus.pseudo_label_files import LabelledImage, is_pseudo_label_source
 from im2markup.data.render import RenderResult
 from im2markup.data.shards import ShardWriter
+from im2markup.data.web_styles import WEB_STYLES
 
 MAX_TOKENS = 150
 MAX_SIZE = (500, 160)
+# Styles that draw every spacing command, so their images carry the paper form's label; the
+# shared style's images are labelled with the space-stripped form, as the shared images are.
+SPACED_STYLES = frozenset({"paper", *WEB_STYLES})
 """Largest processed image (width, height) the paper trained on."""
 
 Renders = Callable[[Sequence[str], str], Iterator[RenderResult]]
@@ -126,7 +130,7 @@ def write_train(
             chosen = [e for e in chosen if not is_pseudo_label_source(e.source)]
         for result in renders([e.formula for e in chosen], style):
             entry = chosen[result.index]
-            label = entry.formula if style == "paper" else nospace_form(entry.formula)
+            label = entry.formula if style in SPACED_STYLES else nospace_form(entry.formula)
             reason = training_filter(result, label)
             if reason is not None:
                 split.dropped[f"{style}: {reason}"] += 1
