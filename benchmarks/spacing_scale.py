@@ -4,7 +4,7 @@ Reads the first `--n` formulas of a test split, typeset as the evaluation does, 
 scales around the one the reading path estimates (each multiplier alone, no scale search),
 and reports per scale: match, match −ws, the items wrong only in spacing by kind, and the
 width of the spacing commands the model wrote against its gold's, in mu (`\\,` 3, `\\:` 4,
-`\\;` 5, `~` and `\\ ` 6, `\\quad` 18, `\\qquad` 36, `\\!` −3). A model that sizes spaces by
+`\\;` 5, `~` and `\\ ` 5.9, `\\quad` 18, `\\qquad` 36, `\\!` −3). A model that sizes spaces by
 the glyphs around them writes the same widths at every scale; one that reads absolute pixel
 widths writes wider spaces the larger the image, and training images scaled at random (the
 printed model's 0.7–1.45 augmentation) then blur `\\,` into `\\;`.
@@ -22,14 +22,12 @@ from pathlib import Path
 
 from im2markup.evaluation.robustness import clean_inputs
 from im2markup.evaluation.scoring import RenderOptions, score_predictions
-from im2markup.evaluation.spacing_errors import spacing_counts, spacing_errors
+from im2markup.evaluation.spacing_errors import WIDTH_MU, spacing_counts, spacing_errors
 from im2markup.evaluation.splits import load_split
 from im2markup.serving.predictor import FailedPrediction, load_model
 
-WIDTH_MU = {r"\,": 3, r"\:": 4, r"\;": 5, "~": 6, "\\": 6, r"\quad": 18, r"\qquad": 36, r"\!": -3}
 
-
-def spacing_width(tokens: list[str]) -> int:
+def spacing_width(tokens: list[str]) -> float:
     """The horizontal space the formula's spacing commands put in, in mu (others count 0)."""
     return sum(WIDTH_MU.get(c, 0) * n for c, n in spacing_counts(tokens).items())
 
