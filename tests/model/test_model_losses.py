@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from im2markup.data.vocab import PAD_ID, Vocab
 from im2markup.model.config import preset
 from im2markup.model.factory import build_model
+from im2markup.training.token_weights import spacing_token_weights
 from model_samples import make_batch
 
 VOCAB = Vocab(["a", "b", "c", "d"])
@@ -107,3 +108,35 @@ def test_decoding_is_reentrant_across_threads() -> None:
             )
         )
     assert parallel == sequential
+
+
+@pytest.mark.shared_data
+def test_spacing_weight_multiplies_the_loss_of_spacing_targets(im2latex_dir) -> None:
+    lines = (im2latex_dir / "formulas" / "val.formulas.norm.txt").read_text().splitlines()
+    formula = next(f for f in lines if " \\, " in f and " \\quad " in f and len(f.split()) < 40)
+    vocab = Vocab(sorted(set(formula.split())))
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (1, 1, 32, 160), dtype=torch.uint8, generator=generator)
+    batch = make_batch(images, [formula], vocab)
+    torch.manual_seed(0)
+    model = build_model(preset("tiny"), len(vocab)).eval()
+    plain = model.training_loss(batch)
+    weights = spacing_token_weights(vocab, 3.0)
+    spaces = [vocab.encode([t], add_bos_eos=False)[0] for t in ("\\,", "\\quad")]
+    assert weights[spaces].tolist() == [3.0, 3.0] and weights.sum() == len(vocab) + 2 * 2.0
+    model.set_token_weights(weights)
+    weighted = model.training_loss(batch)
+
+    logits, _ = model.decoder.teacher_force(batch["tgt"][:, :-1], model.encode(batch["images"]))
+    targets = batch["tgt"][:, 1:].flatten()
+    each = F.cross_entropy(logits.flatten(0, 1), targets, ignore_index=PAD_ID, reduction="none")
+    on_spaces = torch.isin(targets, torch.tensor(spaces))
+    assert int(on_spaces.sum()) == formula.split().count("\\,") + formula.split().count("\\quad")
+    expected = (each.sum() + 2.0 * each[on_spaces].sum()) / plain.n_tokens
+    torch.testing.assert_close(weighted.loss, expected)
+    assert weighted.stats["nll"] == pytest.approx(plain.stats["nll"], rel=1e-5)
+
+
+def test_spacing_weight_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="spacing_weight"):
+        preset("tiny", spacing_weight=0.0)

@@ -30,6 +30,7 @@ class ModelConfig:
     attention_dim: int = 512
     dropout: float = 0.0
     label_smoothing: float = 0.0
+    spacing_weight: float = 1.0
     max_rows: int = 128
     row_position: bool = True
     coarse_factor: int = 4
@@ -65,6 +66,8 @@ class ModelConfig:
         for name in ("dropout", "label_smoothing", "reinforce_baseline_rate"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
+        if self.spacing_weight <= 0:
+            raise ValueError(f"spacing_weight must be positive, got {self.spacing_weight!r}")
         if not 0.0 <= self.reinforce_gamma <= 1.0:
             raise ValueError(f"reinforce_gamma must be in [0, 1], got {self.reinforce_gamma!r}")
 

@@ -51,6 +51,8 @@ class Seq2Seq(ImageToMarkupModel):
         self.decoder = Decoder(
             vocab_size, cfg.embed_dim, cfg.decoder_hidden, value_dim, attention, cfg.dropout
         )
+        # Loss weight per target token id (`set_token_weights`); None weighs all alike.
+        self.register_buffer("token_weights", None, persistent=False)
         self.hard = cfg.attention == "hard"
         if self.hard:
             self.register_buffer("reinforce_baseline", torch.zeros(cfg.max_len + 2))
@@ -75,6 +77,11 @@ class Seq2Seq(ImageToMarkupModel):
     def step(self, tokens: Tensor, state: DecoderState, memory: AttentionMemory) -> StepResult:
         return self.decoder.step(tokens, state, memory)
 
+    def set_token_weights(self, weights: Tensor | None) -> None:
+        """Weigh each target token's loss by `weights[token id]` (None: all alike). Not saved
+        with the weights: it shapes training only (`model.spacing_weight`)."""
+        self.token_weights = weights
+
     def training_loss(self, batch: dict[str, Tensor]) -> LossOutput:
         tgt = batch["tgt"]
         inputs, targets = tgt[:, :-1], tgt[:, 1:]
@@ -89,13 +96,14 @@ class Seq2Seq(ImageToMarkupModel):
         loss = F.cross_entropy(
             flat_logits,
             flat_targets,
+            weight=self.token_weights,
             ignore_index=PAD_ID,
             label_smoothing=smoothing,
             reduction="sum",
         ) / max(n_tokens, 1)
         nll = loss.detach()
-        if smoothing:
-            # Perplexity is defined by the plain likelihood, not the smoothed training target.
+        if smoothing or self.token_weights is not None:
+            # Perplexity is defined by the plain likelihood, not the shaped training target.
             with torch.no_grad():
                 nll = F.cross_entropy(
                     flat_logits, flat_targets, ignore_index=PAD_ID, reduction="sum"

@@ -22,6 +22,7 @@ from im2markup.data.vocab import Vocab
 from im2markup.model.config import ModelConfig
 from im2markup.model.factory import build_model
 from im2markup.model.io import load_model_dir, read_config
+from im2markup.model.seq2seq import Seq2Seq
 from im2markup.paths import data_dir
 from im2markup.training.checkpoint import LAST, latest_checkpoint, remove_stale_temporaries
 from im2markup.training.config import ConfigError, DataConfig, ExperimentConfig, TrainConfig
@@ -39,6 +40,7 @@ from im2markup.training.runs import (
     write_pid,
 )
 from im2markup.training.schedule import LRSchedule, build_optimizer
+from im2markup.training.token_weights import spacing_token_weights
 from im2markup.training.warmstart import transfer_weights
 
 # Model fields that change the loss but not the parameters: a resumed run may change them.
@@ -46,6 +48,7 @@ TRAINING_MODEL_FIELDS = frozenset(
     {
         "dropout",
         "label_smoothing",
+        "spacing_weight",
         "reinforce_gamma",
         "reinforce_baseline_rate",
         "reinforce_entropy",
@@ -273,6 +276,10 @@ def _train(
     )
     if init is not None:
         _warm_start(model, cfg.model, vocab, init)
+    if cfg.model.spacing_weight != 1.0:
+        if not isinstance(model, Seq2Seq):
+            raise ConfigError(f"model.spacing_weight needs a seq2seq model, not {cfg.model.arch}")
+        model.set_token_weights(spacing_token_weights(vocab, cfg.model.spacing_weight))
     if tc.freeze:
         frozen = freeze(model, tc.freeze)
         log.info("frozen: %s (%.2fM parameters)", ", ".join(tc.freeze), frozen / 1e6)
