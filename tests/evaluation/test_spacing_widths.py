@@ -51,6 +51,11 @@ def test_a_misjudged_space_is_measured_across_look_alike_spellings(
 def test_other_glyphs_make_an_item_not_comparable() -> None:
     pred = TIE.replace(r"\sim", r"\approx", 1)
     assert width_error(TIE.split(), pred.split()) is None
+    right, left, to = (
+        ["a", r"\,", arrow, "b"] for arrow in (r"\rightarrow", r"\leftarrow", r"\to")
+    )
+    assert width_error(right, left) is None
+    assert width_error(right, [t for t in to if t != r"\,"]) == 3.0
     assert width_bin(None) == NOT_COMPARABLE
 
 

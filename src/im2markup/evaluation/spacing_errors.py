@@ -158,10 +158,12 @@ def spacing_gaps(tokens: Sequence[str]) -> tuple[list[str], list[float]] | None:
 
 
 def _glyph(token: str) -> str:
-    """`\\left(` and `\\right)` are the glyphs `(` and `)`; `\\ast` is `*`."""
+    """`\\left(` and `\\right\\}` are the glyphs `(` and `\\}` (`\\leftarrow` stays an arrow);
+    `\\ast` is `*`."""
     for prefix in (r"\left", r"\right"):
-        if token.startswith(prefix) and len(token) > len(prefix):
-            return token[len(prefix) :]
+        rest = token[len(prefix) :]
+        if token.startswith(prefix) and rest and not rest[0].isalpha():
+            return rest
     return _SAME_GLYPH.get(token, token)
 
 

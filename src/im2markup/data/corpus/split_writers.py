@@ -22,10 +22,10 @@ from im2markup.data.web_styles import WEB_STYLES
 
 MAX_TOKENS = 150
 MAX_SIZE = (500, 160)
+"""Largest processed image (width, height) the paper trained on."""
 # Styles that draw every spacing command, so their images carry the paper form's label; the
 # shared style's images are labelled with the space-stripped form, as the shared images are.
 SPACED_STYLES = frozenset({"paper", *WEB_STYLES})
-"""Largest processed image (width, height) the paper trained on."""
 
 Renders = Callable[[Sequence[str], str], Iterator[RenderResult]]
 """(formulas, style) → one result per formula, in order."""
