@@ -28,7 +28,7 @@ FLAT_SYMBOLS = frozenset(
 )
 """Symbols whose height says little about the writer's scale (bars, dots, arrows)."""
 
-INPUT_GLYPH_HEIGHT = 16.7
+INPUT_GLYPH_HEIGHT = 16.6
 """`user_images.glyph_height` of processed drawings at `InkStyle`'s scale (median over the first
 300 held-out-writer drawings of `hw-v2/ink`; 17.4 on the first 300 CROHME 2014 test bitmaps):
 the size a user's handwriting is brought to before a handwriting model reads it."""
