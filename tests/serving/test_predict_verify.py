@@ -48,6 +48,7 @@ def test_the_true_formula_renders_closest(case: tuple[np.ndarray, str]):
     best = min(candidates, key=lambda c: c.sort_key)
     assert best.latex == formula
     assert best.comparison.match
+    assert best.style == "shared"
     assert all(c.comparison.distance > best.comparison.distance for c in candidates[:-1])
 
 

@@ -9,6 +9,7 @@ import pytest
 from im2markup.data.formula_images import render_formulas
 from im2markup.data.vocab import Vocab
 from im2markup.latex.detokenizer import detokenize
+from im2markup.metrics.image_match import compare_images
 from im2markup.model.base import Hypothesis
 from im2markup.serving.refine import refine
 from im2markup.serving.rerank import rerank
@@ -40,6 +41,35 @@ def test_a_dropped_quad_is_put_back_where_reranking_cannot(spaced: list[str]):
         refined, matches = refine(pixels, [reading], vocab, ("paper",))
         assert matches and vocab.decode(refined.token_ids) == formula.split()
         assert refined.score == reading.score
+
+
+@pytest.fixture(scope="module")
+def thin(im2latex_dir: Path) -> list[str]:
+    """Short test formulas with exactly one thin space `\\,` between two top-level symbols."""
+    lines = (im2latex_dir / "formulas" / "test.formulas.norm.txt").read_text().splitlines()
+    return [
+        line
+        for line in lines[:800]
+        if line.count(r" \, ") == 1 and len(line.split()) < 30 and "{" not in line.split(r"\,")[1]
+    ]
+
+
+def test_a_dropped_thin_space_the_match_tolerates_is_put_back(thin: list[str]):
+    renders = render_formulas([detokenize(f) for f in thin[:8]], style="paper", processed=True)
+    vocab = Vocab(t for formula in thin for t in formula.split())
+    tolerated = []
+    for formula, render in zip(thin, renders, strict=False):
+        dropped = formula.replace(r" \, ", " ")
+        (dropped_render,) = render_formulas([detokenize(dropped)], style="paper", processed=True)
+        comparison = compare_images(render.image, dropped_render.image)
+        if comparison.match and comparison.distance > 0:
+            tolerated.append((formula, render.image, dropped))
+    assert len(tolerated) >= 2
+
+    for formula, pixels, dropped in tolerated[:2]:
+        reading = Hypothesis(vocab.encode(dropped, add_bos_eos=False), -0.5)
+        refined, matches = refine(pixels, [reading], vocab, ("paper",))
+        assert matches and vocab.decode(refined.token_ids) == formula.split()
 
 
 def test_a_right_reading_is_left_alone(spaced: list[str]):

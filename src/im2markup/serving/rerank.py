@@ -41,11 +41,13 @@ def _badness(comparison: ImageComparison | None) -> tuple[bool, float]:
 
 @dataclass(frozen=True)
 class Candidate:
-    """One hypothesis with its best comparison over the styles (`None`: no style rendered)."""
+    """One hypothesis with its best comparison over the styles and the style that gave it
+    (`None` for both: no style rendered)."""
 
     rank: int
     latex: str
     comparison: ImageComparison | None
+    style: str | None = None
 
     @property
     def sort_key(self) -> tuple[bool, float, int]:
@@ -71,8 +73,12 @@ def score_candidates(
 
     with ThreadPoolExecutor(max_workers=len(styles)) as pool:
         per_style = list(pool.map(compare_style, styles))
-    best = [min(options, key=_badness) for options in zip(*per_style, strict=True)]
-    return [Candidate(rank, text, best[rank]) for rank, text in enumerate(latex)]
+    candidates = []
+    for rank, text in enumerate(latex):
+        by_style = zip((comparisons[rank] for comparisons in per_style), styles, strict=True)
+        comparison, style = min(by_style, key=lambda option: _badness(option[0]))
+        candidates.append(Candidate(rank, text, comparison, style if comparison else None))
+    return candidates
 
 
 def rerank(
