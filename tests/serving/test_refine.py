@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from im2markup.data.formula_images import render_formulas
 from im2markup.data.vocab import Vocab
@@ -25,15 +26,24 @@ def spaced(im2latex_dir: Path) -> list[str]:
     return [line for line in lines[:800] if line.count(r" \quad ") == 1 and len(line.split()) < 40]
 
 
-def test_a_dropped_quad_is_put_back_where_reranking_cannot(spaced: list[str]):
-    renders = render_formulas([detokenize(f) for f in spaced[:12]], style="paper", processed=True)
-    vocab = Vocab(t for formula in spaced for t in formula.split())
+def dropped_space_readings(
+    formulas: list[str], space: str, count: int
+) -> tuple[Vocab, list[tuple[str, Image.Image, Hypothesis]]]:
+    """The first `count` formulas rendered in the paper's style, each with a reading that
+    leaves `space` out."""
+    renders = render_formulas([detokenize(f) for f in formulas[:count]], "paper", processed=True)
+    vocab = Vocab(t for formula in formulas for t in formula.split())
     cases = []
-    for formula, render in zip(spaced, renders, strict=False):
-        dropped = formula.replace(r" \quad ", " ")
-        reading = Hypothesis(vocab.encode(dropped, add_bos_eos=False), -0.5)
-        _, reranked_matches = rerank(render.image, [reading], vocab, ("paper",))
-        cases.append((formula, render.image, reading))
+    for formula, render in zip(formulas, renders, strict=False):
+        dropped = vocab.encode(formula.replace(f" {space} ", " "), add_bos_eos=False)
+        cases.append((formula, render.image, Hypothesis(dropped, -0.5)))
+    return vocab, cases
+
+
+def test_a_dropped_quad_is_put_back_where_reranking_cannot(spaced: list[str]):
+    vocab, cases = dropped_space_readings(spaced, r"\quad", 12)
+    for _, pixels, reading in cases:
+        _, reranked_matches = rerank(pixels, [reading], vocab, ("paper",))
         assert not reranked_matches
     assert len(cases) >= 3
 
@@ -55,19 +65,17 @@ def thin(im2latex_dir: Path) -> list[str]:
 
 
 def test_a_dropped_thin_space_the_match_tolerates_is_put_back(thin: list[str]):
-    renders = render_formulas([detokenize(f) for f in thin[:8]], style="paper", processed=True)
-    vocab = Vocab(t for formula in thin for t in formula.split())
+    vocab, cases = dropped_space_readings(thin, r"\,", 8)
     tolerated = []
-    for formula, render in zip(thin, renders, strict=False):
-        dropped = formula.replace(r" \, ", " ")
-        (dropped_render,) = render_formulas([detokenize(dropped)], style="paper", processed=True)
-        comparison = compare_images(render.image, dropped_render.image)
+    for formula, pixels, reading in cases:
+        text = detokenize(" ".join(vocab.decode(reading.token_ids)))
+        (dropped_render,) = render_formulas([text], style="paper", processed=True)
+        comparison = compare_images(pixels, dropped_render.image)
         if comparison.match and comparison.distance > 0:
-            tolerated.append((formula, render.image, dropped))
+            tolerated.append((formula, pixels, reading))
     assert len(tolerated) >= 2
 
-    for formula, pixels, dropped in tolerated[:2]:
-        reading = Hypothesis(vocab.encode(dropped, add_bos_eos=False), -0.5)
+    for formula, pixels, reading in tolerated[:2]:
         refined, matches = refine(pixels, [reading], vocab, ("paper",))
         assert matches and vocab.decode(refined.token_ids) == formula.split()
 
