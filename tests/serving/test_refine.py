@@ -55,7 +55,7 @@ def test_a_dropped_quad_is_put_back_where_reranking_cannot(spaced: list[str]):
 
 @pytest.fixture(scope="module")
 def thin(im2latex_dir: Path) -> list[str]:
-    """Short test formulas with exactly one thin space `\\,` between two top-level symbols."""
+    """Short test formulas with exactly one thin space `\\,`, at top level, no group after it."""
     lines = (im2latex_dir / "formulas" / "test.formulas.norm.txt").read_text().splitlines()
     return [
         line
