@@ -47,7 +47,7 @@ class Candidate:
     rank: int
     latex: str
     comparison: ImageComparison | None
-    style: str | None = None
+    style: str | None
 
     @property
     def sort_key(self) -> tuple[bool, float, int]:
